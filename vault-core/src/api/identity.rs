@@ -1,0 +1,384 @@
+//! Wire types of identity and access (issue 4): login, sessions, users,
+//! roles and bindings, service tokens, emergency access, offboarding.
+//!
+//! | method | path | body → answer |
+//! |---|---|---|
+//! | POST | `/v1/auth/login` | [`LoginRequest`] → [`LoginResponse`] |
+//! | POST | `/v1/auth/logout` | → 204 (revokes the calling session) |
+//! | GET | `/v1/auth/whoami` | → [`WhoAmI`] |
+//! | POST | `/v1/auth/password` | [`ChangePassword`] → 204 (ends every session) |
+//! | GET, POST | `/v1/users` | [`CreateUser`] → [`UserList`], [`User`] |
+//! | DELETE | `/v1/users/{user}` | → 204 |
+//! | POST | `/v1/users/{user}/disable`, `/enable` | → [`User`] |
+//! | POST | `/v1/users/{user}/offboard` | [`Offboard`] → [`OffboardReport`] |
+//! | GET, POST | `/v1/roles` | [`CreateRole`] → [`RoleList`], [`RoleInfo`] |
+//! | DELETE | `/v1/roles/{role}` | → 204 |
+//! | GET, POST | `/v1/bindings[?user=NAME]` | [`CreateBinding`] → [`BindingList`], [`Binding`] |
+//! | DELETE | `/v1/bindings/{id}` | → 204 |
+//! | GET | `/v1/sessions[?user=NAME\|?all=true]` | → [`SessionList`] |
+//! | DELETE | `/v1/sessions/{id}` | → 204 |
+//! | POST | `/v1/sessions/revoke` | [`RevokeSessions`] → [`Revoked`] |
+//! | GET, POST | `/v1/tokens` | [`CreateServiceToken`] → [`ServiceTokenList`], [`CreatedServiceToken`] |
+//! | DELETE | `/v1/tokens/{id}` | → 204 |
+//! | GET, POST | `/v1/emergency` | [`OpenEmergency`] → [`EmergencyList`], [`EmergencyGrant`] |
+//! | POST | `/v1/sys/danger-test-clock` | [`AdvanceTestClock`] → [`TestClock`] (dev + test clock only) |
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::secret::SecretText;
+
+/// `POST /v1/auth/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The username (normalized by the server).
+    pub username: String,
+    /// The password.
+    pub password: SecretText,
+}
+
+/// A new session: the token is shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// `<id>.<secret>`; send as `Authorization: Bearer`.
+    pub token: SecretText,
+    /// The session's public id.
+    pub session_id: String,
+    /// The normalized username.
+    pub username: String,
+    /// When the session ends at the latest (absolute lifetime).
+    pub expires_at: Timestamp,
+    /// Idle timeout, seconds.
+    pub idle_timeout_secs: i64,
+}
+
+/// One role granted on a scope.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GrantInfo {
+    /// Role name.
+    pub role: String,
+    /// `project/environment` pattern.
+    pub scope: String,
+}
+
+/// `GET /v1/auth/whoami`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// `root`, `user` or `service_token`.
+    pub kind: String,
+    /// Username, `root`, or the token's name.
+    pub name: String,
+    /// User id or token id.
+    pub id: String,
+    /// The session id, for a user session.
+    pub session_id: Option<String>,
+    /// The roles in effect (from the database, this request).
+    pub grants: Vec<GrantInfo>,
+    /// End of an open emergency grant, if any.
+    pub emergency_until: Option<Timestamp>,
+}
+
+/// `POST /v1/auth/password`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// The current password.
+    pub current_password: SecretText,
+    /// The new password (≥ 12 characters, strong enough).
+    pub new_password: SecretText,
+}
+
+/// `POST /v1/users`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Username (normalized: NFKC, lowercase, ASCII).
+    pub username: String,
+    /// Initial password.
+    pub password: SecretText,
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    /// Immutable id.
+    pub id: String,
+    /// Normalized username.
+    pub username: String,
+    /// Whether disabled.
+    pub disabled: bool,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// `GET /v1/users`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserList {
+    /// Users by name.
+    pub users: Vec<User>,
+}
+
+/// `POST /v1/users/{user}/offboard`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offboard {
+    /// Start of the period whose reads are listed.
+    pub since: Timestamp,
+    /// End of the period (now when absent).
+    #[serde(default)]
+    pub until: Option<Timestamp>,
+}
+
+/// One resource read by an offboarded user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadItem {
+    /// `project/env/name`, or `project/env` for a bundle (every secret in it).
+    pub resource: String,
+    /// How many successful reads.
+    pub reads: u64,
+    /// The last one.
+    pub last_read_at: Timestamp,
+}
+
+/// Answer to offboarding: what was revoked and what to rotate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OffboardReport {
+    /// The user (now disabled).
+    pub user: User,
+    /// Sessions revoked.
+    pub sessions_revoked: u64,
+    /// Service tokens (created by the user) revoked.
+    pub tokens_revoked: u64,
+    /// Role bindings removed.
+    pub bindings_removed: u64,
+    /// Secrets read in the period (by the user or their tokens): rotate these.
+    pub secrets_read: Vec<ReadItem>,
+}
+
+/// A role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleInfo {
+    /// Name.
+    pub name: String,
+    /// Permission names (`secrets.read`, ...).
+    pub permissions: Vec<String>,
+    /// Built in (cannot be changed).
+    pub builtin: bool,
+    /// Session absolute lifetime for holders, seconds (server default when absent).
+    pub session_absolute_secs: Option<i64>,
+    /// Session idle timeout for holders, seconds.
+    pub session_idle_secs: Option<i64>,
+}
+
+/// `GET /v1/roles`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleList {
+    /// Built-in roles first, then custom ones.
+    pub roles: Vec<RoleInfo>,
+}
+
+/// `POST /v1/roles`: a custom role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    /// Name: `[a-z0-9-]`, not a built-in name.
+    pub name: String,
+    /// Permission names.
+    pub permissions: Vec<String>,
+    /// Session absolute lifetime for holders, seconds.
+    #[serde(default)]
+    pub session_absolute_secs: Option<i64>,
+    /// Session idle timeout for holders, seconds.
+    #[serde(default)]
+    pub session_idle_secs: Option<i64>,
+}
+
+/// A role binding.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Binding {
+    /// Id.
+    pub id: String,
+    /// Username.
+    pub user: String,
+    /// Role.
+    pub role: String,
+    /// Scope pattern.
+    pub scope: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// `GET /v1/bindings`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BindingList {
+    /// Bindings.
+    pub bindings: Vec<Binding>,
+}
+
+/// `POST /v1/bindings`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBinding {
+    /// Username.
+    pub user: String,
+    /// Role name.
+    pub role: String,
+    /// Scope pattern (`payments/*`, `*/dev`, `*`).
+    pub scope: String,
+}
+
+/// A session (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Public id.
+    pub id: String,
+    /// Username.
+    pub user: String,
+    /// Login time.
+    pub created_at: Timestamp,
+    /// Last authenticated use.
+    pub last_used_at: Timestamp,
+    /// When it ends if unused (idle or absolute, whichever first).
+    pub expires_at: Timestamp,
+    /// Source address at login.
+    pub source: String,
+    /// Whether this is the calling session.
+    pub current: bool,
+}
+
+/// `GET /v1/sessions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionList {
+    /// Live sessions.
+    pub sessions: Vec<Session>,
+}
+
+/// `POST /v1/sessions/revoke`: every session of a user, or everyone's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeSessions {
+    /// Revoke this user's sessions.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Revoke every session of every user.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// How many were revoked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Revoked {
+    /// Count.
+    pub revoked: u64,
+}
+
+/// `POST /v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceToken {
+    /// A label.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Scope patterns (`payments/prod`, `*/dev`).
+    pub scopes: Vec<String>,
+    /// Actions: `read`, `list`, `write`, `delete` (or `secrets.read`, ...).
+    pub actions: Vec<String>,
+    /// Lifetime, seconds (default 30 days, at most 1 year).
+    #[serde(default)]
+    pub ttl_secs: Option<i64>,
+    /// Allowed source networks (CIDR); any when empty.
+    #[serde(default)]
+    pub networks: Vec<String>,
+}
+
+/// A service token (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceToken {
+    /// Public id.
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// Creator (`root` or `user:NAME`).
+    pub created_by: String,
+    /// Scope patterns.
+    pub scopes: Vec<String>,
+    /// Permission names.
+    pub actions: Vec<String>,
+    /// Allowed networks.
+    pub networks: Vec<String>,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Last use.
+    pub last_used_at: Option<Timestamp>,
+    /// Revocation.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Answer to `POST /v1/tokens`: the token is shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedServiceToken {
+    /// `<id>.<secret>`.
+    pub token: SecretText,
+    /// Its description.
+    pub service_token: ServiceToken,
+}
+
+/// `GET /v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceTokenList {
+    /// Tokens.
+    pub tokens: Vec<ServiceToken>,
+}
+
+/// `POST /v1/emergency`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenEmergency {
+    /// Why (required, recorded in the audit trail).
+    pub reason: String,
+    /// Duration, seconds (default 1 h, at most 4 h).
+    #[serde(default)]
+    pub ttl_secs: Option<i64>,
+}
+
+/// An emergency (break-glass) grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmergencyGrant {
+    /// Id.
+    pub id: String,
+    /// Username.
+    pub user: String,
+    /// Reason.
+    pub reason: String,
+    /// Opened.
+    pub created_at: Timestamp,
+    /// Ends by itself.
+    pub expires_at: Timestamp,
+    /// Whether still in force.
+    pub active: bool,
+}
+
+/// `GET /v1/emergency`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmergencyList {
+    /// Grants, newest first.
+    pub grants: Vec<EmergencyGrant>,
+}
+
+/// `POST /v1/sys/danger-test-clock` (dev mode with the test clock only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceTestClock {
+    /// Seconds to move the server's clock forward.
+    pub advance_secs: i64,
+}
+
+/// The test clock's time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestClock {
+    /// Now, as the server sees it.
+    pub now: Timestamp,
+}

@@ -1,0 +1,183 @@
+//! Session timing and login throttling as pure functions of the clock.
+//!
+//! A session has an absolute lifetime (from login) and an idle timeout (from
+//! its last authenticated use); both are enforced by the server on every
+//! request. Login throttling grows the delay with consecutive failures, per
+//! account and per source address.
+
+use crate::clock::Timestamp;
+
+/// Session lifetimes, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Absolute lifetime from login (default 8 h).
+    pub absolute_secs: i64,
+    /// Idle timeout from the last authenticated request (default 30 min).
+    pub idle_secs: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            absolute_secs: 8 * 3600,
+            idle_secs: 30 * 60,
+        }
+    }
+}
+
+/// Why a session is no longer valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// Past its absolute lifetime.
+    Expired,
+    /// Unused for longer than the idle timeout.
+    Idle,
+}
+
+impl SessionPolicy {
+    /// The stricter of two policies (e.g. the user's roles' policies).
+    pub fn strictest(self, other: SessionPolicy) -> SessionPolicy {
+        SessionPolicy {
+            absolute_secs: self.absolute_secs.min(other.absolute_secs),
+            idle_secs: self.idle_secs.min(other.idle_secs),
+        }
+    }
+
+    /// Whether a session made at `created` and last used at `last_used` is
+    /// still valid at `now`.
+    pub fn check(
+        &self,
+        created: Timestamp,
+        last_used: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), SessionEnd> {
+        if now.as_millis() >= created.plus_secs(self.absolute_secs).as_millis() {
+            return Err(SessionEnd::Expired);
+        }
+        if now.as_millis() >= last_used.plus_secs(self.idle_secs).as_millis() {
+            return Err(SessionEnd::Idle);
+        }
+        Ok(())
+    }
+
+    /// When the session ends if it is not used again.
+    pub fn ends_at(&self, created: Timestamp, last_used: Timestamp) -> Timestamp {
+        let abs = created.plus_secs(self.absolute_secs);
+        let idle = last_used.plus_secs(self.idle_secs);
+        if abs < idle { abs } else { idle }
+    }
+}
+
+/// Growing delays after failed logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures allowed before any delay.
+    pub free_failures: u32,
+    /// First delay, seconds; doubles with each further failure.
+    pub base_delay_secs: i64,
+    /// Longest delay, seconds.
+    pub max_delay_secs: i64,
+    /// Failures are forgotten after this long without one, seconds.
+    pub reset_after_secs: i64,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            free_failures: 3,
+            base_delay_secs: 1,
+            max_delay_secs: 15 * 60,
+            reset_after_secs: 3600,
+        }
+    }
+}
+
+impl ThrottlePolicy {
+    /// Delay imposed after `failures` consecutive failures.
+    pub fn delay_secs(&self, failures: u32) -> i64 {
+        if failures <= self.free_failures {
+            return 0;
+        }
+        let exp = (failures - self.free_failures - 1).min(40);
+        self.base_delay_secs
+            .saturating_mul(1i64 << exp)
+            .min(self.max_delay_secs)
+    }
+
+    /// Whether a login attempt at `now` must wait, given `failures` so far and
+    /// the time of the last one; `Some(seconds left)` if so.
+    pub fn wait(&self, failures: u32, last_failure: Timestamp, now: Timestamp) -> Option<i64> {
+        if now.secs_since(last_failure) >= self.reset_after_secs {
+            return None;
+        }
+        let until = last_failure.plus_secs(self.delay_secs(failures));
+        let left = (until.as_millis() - now.as_millis() + 999) / 1000;
+        (left > 0).then_some(left)
+    }
+
+    /// The failure count to store after one more failure at `now`.
+    pub fn next_failures(
+        &self,
+        failures: u32,
+        last_failure: Option<Timestamp>,
+        now: Timestamp,
+    ) -> u32 {
+        match last_failure {
+            Some(t) if now.secs_since(t) < self.reset_after_secs => failures.saturating_add(1),
+            _ => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_and_idle() {
+        let p = SessionPolicy {
+            absolute_secs: 100,
+            idle_secs: 10,
+        };
+        let t0 = Timestamp::from_millis(1_000_000);
+        assert_eq!(p.check(t0, t0, t0.plus_secs(9)), Ok(()));
+        assert_eq!(p.check(t0, t0, t0.plus_secs(10)), Err(SessionEnd::Idle));
+        assert_eq!(p.check(t0, t0.plus_secs(95), t0.plus_secs(99)), Ok(()));
+        assert_eq!(
+            p.check(t0, t0.plus_secs(95), t0.plus_secs(100)),
+            Err(SessionEnd::Expired)
+        );
+        assert_eq!(p.ends_at(t0, t0.plus_secs(95)), t0.plus_secs(100));
+        let strict = p.strictest(SessionPolicy {
+            absolute_secs: 50,
+            idle_secs: 60,
+        });
+        assert_eq!(
+            strict,
+            SessionPolicy {
+                absolute_secs: 50,
+                idle_secs: 10
+            }
+        );
+    }
+
+    #[test]
+    fn throttle_grows_and_resets() {
+        let p = ThrottlePolicy::default();
+        let d: Vec<i64> = (0..8).map(|f| p.delay_secs(f)).collect();
+        assert_eq!(d, vec![0, 0, 0, 0, 1, 2, 4, 8]);
+        assert_eq!(p.delay_secs(1000), 900);
+        let t = Timestamp::from_millis(0);
+        assert_eq!(p.wait(3, t, t), None);
+        assert_eq!(p.wait(6, t, t), Some(4));
+        assert_eq!(p.wait(6, t, t.plus_secs(4)), None);
+        assert_eq!(
+            p.wait(1000, t, t.plus_secs(3600)),
+            None,
+            "forgotten after an hour"
+        );
+        assert_eq!(p.next_failures(5, Some(t), t.plus_secs(10)), 6);
+        assert_eq!(p.next_failures(5, Some(t), t.plus_secs(3600)), 1);
+        assert_eq!(p.next_failures(0, None, t), 1);
+    }
+}
