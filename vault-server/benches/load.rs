@@ -1,0 +1,377 @@
+//! Load benchmark (issue 3), in one run on loopback only:
+//!
+//! 1. authenticated read of one secret, 64 connections;
+//! 2. bulk read (bundle) of an environment of 20 secrets, 64 connections;
+//! 3. baseline: a plain axum handler returning the same bytes as (1) from
+//!    memory, 64 connections;
+//! 4. rewrap of 100,000 secret versions after a KEK rotation.
+//!
+//! It starts the real `vault-server --dev` (audit durable: `synchronous =
+//! full`, every read audited before it is answered) and drives it with a
+//! minimal keep-alive HTTP/1.1 client, so client overhead stays small.
+//!
+//! `cargo bench -p vault-server --bench load` (env: `BENCH_SECS` per
+//! scenario, default 5; `BENCH_REWRAP` versions, default 100000).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    missing_docs
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+const CONNS: usize = 64;
+
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One blocking request on a fresh connection (setup only).
+fn request(addr: SocketAddr, token: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+struct Result {
+    name: &'static str,
+    requests: u64,
+    secs: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    bytes: usize,
+}
+
+impl Result {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.secs
+    }
+}
+
+/// 64 keep-alive connections hammering `path` for `secs`.
+async fn load(name: &'static str, addr: SocketAddr, token: &str, path: &str, secs: u64) -> Result {
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..CONNS {
+        let req = req.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (r, mut w) = stream.into_split();
+            let mut r = tokio::io::BufReader::new(r);
+            let mut lat = Vec::with_capacity(100_000);
+            let mut line = String::new();
+            let mut body = Vec::new();
+            let mut size = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                w.write_all(req.as_bytes()).await.unwrap();
+                let mut len = 0usize;
+                line.clear();
+                r.read_line(&mut line).await.unwrap();
+                assert!(line.starts_with("HTTP/1.1 200"), "{name}: {line}");
+                loop {
+                    line.clear();
+                    r.read_line(&mut line).await.unwrap();
+                    if line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                }
+                body.resize(len, 0);
+                r.read_exact(&mut body).await.unwrap();
+                size = len;
+                lat.push(t.elapsed());
+            }
+            (lat, size)
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut bytes = 0;
+    for t in tasks {
+        let (lat, size) = t.await.unwrap();
+        all.extend(lat);
+        bytes = size;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Result {
+        name,
+        requests: all.len() as u64,
+        secs,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        bytes,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let rewrap_n: usize = std::env::var("BENCH_REWRAP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vault-server"))
+        .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("VAULT_LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr_line = lines.next().unwrap().unwrap();
+    let token_line = lines.next().unwrap().unwrap();
+    let addr: SocketAddr = addr_line
+        .trim_start_matches("export VAULT_ADDR=http://")
+        .parse()
+        .unwrap();
+    let token = token_line
+        .trim_start_matches("export VAULT_TOKEN=")
+        .to_owned();
+
+    let value = "x".repeat(64);
+    assert_eq!(
+        request(addr, &token, "POST", "/v1/projects", r#"{"name":"bench"}"#).0,
+        201
+    );
+    assert_eq!(
+        request(
+            addr,
+            &token,
+            "POST",
+            "/v1/projects/bench/environments",
+            r#"{"name":"prod"}"#
+        )
+        .0,
+        201
+    );
+    for i in 0..20 {
+        let (st, _) = request(
+            addr,
+            &token,
+            "PUT",
+            &format!("/v1/projects/bench/environments/prod/secrets/SECRET_{i:02}"),
+            &format!(r#"{{"value":"{value}"}}"#),
+        );
+        assert_eq!(st, 200);
+    }
+    let one_path = "/v1/projects/bench/environments/prod/secrets/SECRET_00";
+    let (_, one_body) = request(addr, &token, "GET", one_path, "");
+
+    // Baseline: plain axum returning the same bytes, in this process.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let baseline_addr = rt.block_on(async {
+        let body = one_body.clone();
+        let app = axum::Router::new().route(
+            "/same",
+            axum::routing::get(move || {
+                let body = body.clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        a
+    });
+
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pid = child.id();
+    let c0 = cpu_secs(pid);
+    let single = client.block_on(load("single secret read", addr, &token, one_path, secs));
+    let c1 = cpu_secs(pid);
+    let bundle = client.block_on(load(
+        "bundle of 20 secrets",
+        addr,
+        &token,
+        "/v1/projects/bench/environments/prod/bundle",
+        secs,
+    ));
+    let c2 = cpu_secs(pid);
+    let baseline = client.block_on(load(
+        "plain axum baseline",
+        baseline_addr,
+        &token,
+        "/same",
+        secs,
+    ));
+    drop(rt);
+
+    println!("\n== HTTP, {CONNS} connections, {secs} s each, loopback ==");
+    println!(
+        "{:<24} {:>10} {:>9} {:>9} {:>8} {:>10}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "bytes", "vs base"
+    );
+    for r in [&single, &bundle, &baseline] {
+        println!(
+            "{:<24} {:>10.0} {:>9.2} {:>9.2} {:>8} {:>9.1}%",
+            r.name,
+            r.rps(),
+            r.p50_ms,
+            r.p99_ms,
+            r.bytes,
+            100.0 * r.rps() / baseline.rps()
+        );
+    }
+
+    println!(
+        "server CPU per request: single {:.0} us, bundle {:.0} us (user+sys of vault-server)",
+        (c1 - c0) * 1e6 / single.requests as f64,
+        (c2 - c1) * 1e6 / bundle.requests as f64
+    );
+
+    // Rewrap: fill to `rewrap_n` versions with 64 writers, rotate, rewrap.
+    let t = Instant::now();
+    let per = rewrap_n.div_ceil(CONNS);
+    assert_eq!(
+        request(
+            addr,
+            &token,
+            "POST",
+            "/v1/projects/bench/environments",
+            r#"{"name":"load"}"#
+        )
+        .0,
+        201
+    );
+    client.block_on(async {
+        let mut tasks = Vec::new();
+        for c in 0..CONNS {
+            let token = token.clone();
+            let value = value.clone();
+            tasks.push(tokio::spawn(async move {
+                let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let (r, mut w) = stream.into_split();
+                let mut r = tokio::io::BufReader::new(r);
+                let mut line = String::new();
+                for i in 0..per {
+                    let body = format!(r#"{{"value":"{value}"}}"#);
+                    // 100 names per writer, many versions each.
+                    let req = format!(
+                        "PUT /v1/projects/bench/environments/load/secrets/W{c}_{} HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        i % 100,
+                        body.len()
+                    );
+                    w.write_all(req.as_bytes()).await.unwrap();
+                    let mut len = 0usize;
+                    line.clear();
+                    r.read_line(&mut line).await.unwrap();
+                    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+                    loop {
+                        line.clear();
+                        r.read_line(&mut line).await.unwrap();
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let fill = t.elapsed();
+    let total = per * CONNS + 20;
+    assert_eq!(
+        request(addr, &token, "POST", "/v1/projects/bench/keys/rotate", "").0,
+        200
+    );
+    let t = Instant::now();
+    let (st, job) = request(
+        addr,
+        &token,
+        "POST",
+        "/v1/keys/rewrap",
+        r#"{"project":"bench"}"#,
+    );
+    assert_eq!(st, 202, "{job}");
+    let id = job
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    loop {
+        let (_, j) = request(addr, &token, "GET", &format!("/v1/keys/rewrap/{id}"), "");
+        if j.contains("\"state\":\"done\"") {
+            println!("\n== rewrap ==\n{j}");
+            break;
+        }
+        assert!(!j.contains("failed"), "{j}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rewrap = t.elapsed();
+    println!(
+        "filled {total} versions in {:.1} s ({:.0} writes/s, 64 writers, each write audited)",
+        fill.as_secs_f64(),
+        (total - 20) as f64 / fill.as_secs_f64()
+    );
+    println!(
+        "rewrap of {total} secret versions: {:.2} s ({:.0} versions/s)",
+        rewrap.as_secs_f64(),
+        total as f64 / rewrap.as_secs_f64()
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}

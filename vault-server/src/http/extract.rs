@@ -1,0 +1,137 @@
+//! Extractors: the ONE authentication extractor ([`Caller`]) and JSON, path
+//! and query extractors whose rejections use the API's error shape.
+//!
+//! [`Caller`] only collects the credential; the service layer verifies it
+//! against the database and decides, so no handler can skip either step.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use vault_core::secret::SecretText;
+
+use super::error::ApiError;
+use super::middleware::RequestMeta;
+use crate::service::{Ctx, Error, Kind};
+
+fn meta(parts: &Parts) -> RequestMeta {
+    parts
+        .extensions
+        .get::<RequestMeta>()
+        .cloned()
+        .unwrap_or_else(RequestMeta::unknown)
+}
+
+/// The caller of a request: request id, source address, and the presented
+/// credential (`Authorization: Bearer`, or `X-Vault-Token` for Vault clients).
+pub struct Caller(pub Ctx);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let m = meta(parts);
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|t| SecretText::from(t.trim()));
+        let credential = bearer.or_else(|| {
+            parts
+                .headers
+                .get("x-vault-token")
+                .and_then(|v| v.to_str().ok())
+                .map(|t| SecretText::from(t.trim()))
+        });
+        Ok(Caller(Ctx {
+            request_id: m.request_id,
+            source: m.source,
+            credential,
+            audited: m.audited,
+        }))
+    }
+}
+
+/// JSON body; malformed JSON answers 400 `request.invalid_json`, too large 413.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let m = meta(&parts);
+        let req = Request::from_parts(parts, body);
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => {
+                use axum::extract::rejection::JsonRejection as J;
+                // Never echo serde's text: it can quote the offending value,
+                // and that value may be a secret sent with the wrong type.
+                let err = match rej {
+                    J::MissingJsonContentType(_) => Error::bad(
+                        "request.content_type",
+                        "send Content-Type: application/json",
+                    ),
+                    J::JsonSyntaxError(_) => {
+                        Error::bad("request.invalid_json", "the body is not valid JSON")
+                    }
+                    J::JsonDataError(_) => Error::bad(
+                        "request.invalid_json",
+                        "the body does not match this route's fields (see /v1/openapi.json)",
+                    ),
+                    r if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Error::new(
+                        Kind::TooLarge,
+                        "request.too_large",
+                        "the request body is too large",
+                    ),
+                    _ => Error::bad("request.invalid_body", "the request body could not be read"),
+                };
+                Err(ApiError::new(err, &m.request_id))
+            }
+        }
+    }
+}
+
+/// Path parameters; a malformed one answers 400 `request.invalid_path`.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let m = meta(parts);
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|r| {
+                ApiError::new(
+                    Error::bad("request.invalid_path", r.body_text()),
+                    &m.request_id,
+                )
+            })
+    }
+}
+
+/// Query parameters; malformed ones answer 400 `request.invalid_query`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let m = meta(parts);
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|r| {
+                ApiError::new(
+                    Error::bad("request.invalid_query", r.body_text()),
+                    &m.request_id,
+                )
+            })
+    }
+}

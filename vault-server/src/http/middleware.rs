@@ -1,0 +1,190 @@
+//! The frame around every request: request id, source address, the sealed
+//! gate, the request timeout, security headers, metrics, and the audit
+//! fallback that records any request the service layer did not (bad paths,
+//! unknown routes, malformed bodies, sealed refusals).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use vault_core::audit::Outcome;
+
+use super::error::{ApiError, ErrorCode};
+use crate::service::{Ctx, Error, Vault};
+
+/// The client's address, inserted by the listener.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Per-request facts every extractor can read.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    /// Request id (also in `x-request-id`).
+    pub request_id: String,
+    /// Client address.
+    pub source: String,
+    /// Set once the request has an audit record.
+    pub audited: Arc<AtomicBool>,
+}
+
+impl RequestMeta {
+    /// For a request that bypassed the frame (tests).
+    pub fn unknown() -> Self {
+        Self {
+            request_id: "unknown".into(),
+            source: "unknown".into(),
+            audited: Arc::default(),
+        }
+    }
+}
+
+/// Settings of the frame.
+#[derive(Debug, Clone)]
+pub struct FrameConfig {
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// `Strict-Transport-Security` value when serving TLS.
+    pub hsts: Option<HeaderValue>,
+}
+
+/// The state of the frame middleware.
+#[derive(Clone)]
+pub struct Frame {
+    /// The vault.
+    pub vault: Vault,
+    /// Settings.
+    pub config: FrameConfig,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Paths served while sealed.
+const OPEN_WHILE_SEALED: [&str; 4] = [
+    "/v1/sys/health",
+    "/v1/sys/seal-status",
+    "/v1/sys/init",
+    "/v1/sys/unseal",
+];
+
+/// Paths not audited: monitoring probes that would drown the trail.
+const NOT_AUDITED: [&str; 2] = ["/v1/sys/health", "/v1/sys/metrics"];
+
+fn request_id(req: &Request) -> String {
+    let given = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        });
+    match given {
+        Some(s) => s.to_owned(),
+        None => fresh_request_id(),
+    }
+}
+
+/// A random per-process prefix and a counter: unique, cheap (no system call
+/// per request), and not guessable across restarts. Not a secret.
+fn fresh_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::AtomicU64;
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        // Without randomness, ids stay unique within the process.
+        let _ = getrandom::fill(&mut b);
+        hex::encode(b)
+    });
+    format!("{prefix}{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn outcome_of(status: StatusCode) -> Outcome {
+    if status.is_success() || status.is_redirection() {
+        Outcome::Success
+    } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        Outcome::Denied
+    } else {
+        Outcome::Error
+    }
+}
+
+/// The frame middleware.
+pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Response {
+    let rid = request_id(&req);
+    let source = req
+        .extensions()
+        .get::<PeerAddr>()
+        .map_or_else(|| "unknown".to_owned(), |p| p.0.ip().to_string());
+    let audited = Arc::new(AtomicBool::new(false));
+    let meta = RequestMeta {
+        request_id: rid.clone(),
+        source: source.clone(),
+        audited: audited.clone(),
+    };
+    req.extensions_mut().insert(meta);
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+
+    let mut resp = if f.vault.sealed() && !OPEN_WHILE_SEALED.contains(&path.as_str()) {
+        ApiError::new(Error::sealed(), &rid).into_response()
+    } else {
+        match tokio::time::timeout(f.config.request_timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(
+                Error::new(
+                    crate::service::Kind::Sealed,
+                    "request.timeout",
+                    "the request took too long",
+                ),
+                &rid,
+            )
+            .into_response(),
+        }
+    };
+
+    if !audited.load(Ordering::Relaxed) && !NOT_AUDITED.contains(&path.as_str()) {
+        let ctx = Ctx {
+            request_id: rid.clone(),
+            source,
+            credential: None,
+            audited: audited.clone(),
+        };
+        let code = resp.extensions().get::<ErrorCode>().map(|c| c.0.to_owned());
+        let entry = f.vault.entry(
+            &ctx,
+            None,
+            &format!("http.{}", method.as_str().to_ascii_lowercase()),
+            &path,
+            outcome_of(resp.status()),
+            code,
+        );
+        if let Err(e) = f.vault.audit(&ctx, entry).await {
+            // Fail closed: no audit record, no answer.
+            resp = ApiError::new(e, &rid).into_response();
+        }
+    }
+
+    f.vault.metrics().response(resp.status().as_u16());
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        h.insert(REQUEST_ID, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(hsts) = &f.config.hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
+    resp
+}

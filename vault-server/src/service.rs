@@ -1,0 +1,445 @@
+//! The service layer: every operation of the vault, with its access check and
+//! its audit record. HTTP handlers call only this; nothing here knows HTTP.
+//!
+//! - [`access`]: principals, actions, the decision.
+//! - [`lifecycle`]: init, unseal, seal, root-key rotation.
+//! - [`secrets`]: projects, environments, secrets.
+//! - [`keys`]: KEK cache, status, rotation, retire/destroy.
+//! - [`rewrap`]: the persisted, resumable rewrap job.
+//! - [`audit`]: listing, export, verification, checkpoints, retention.
+//! - [`tasks`]: periodic background work.
+
+pub mod access;
+pub mod audit;
+pub mod error;
+pub mod identity;
+pub mod keys;
+pub mod lifecycle;
+pub mod rewrap;
+pub mod secrets;
+pub mod tasks;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+
+use vault_core::audit::{AuditEntry, AuditSigningKey, Outcome};
+use vault_core::clock::Clock;
+use vault_core::crypto::{KeyRing, RootKey, UnsealKey, parse_token, verify_token_hash};
+use vault_core::secret::SecretText;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::{AuditCode, StoreHandle, Writer};
+pub use access::{Action, Ctx, Principal};
+pub use error::{Error, Kind, Result};
+
+/// Keys held while unsealed; dropping this wipes them.
+pub struct Unsealed {
+    /// The root key.
+    pub root: RootKey,
+    /// The unseal key (kept to re-wrap the root key on rotation).
+    pub unseal: UnsealKey,
+    /// The audit checkpoint signing key.
+    pub audit_key: AuditSigningKey,
+    /// Unwrapped KEKs per project, loaded on first use.
+    pub rings: Mutex<HashMap<String, Arc<KeyRing>>>,
+}
+
+/// Seal state.
+pub enum SealState {
+    /// No `init` yet.
+    Uninitialized,
+    /// Initialized, keys not in memory; Shamir shares given so far.
+    Sealed {
+        /// Shares collected.
+        shares: Vec<SecretText>,
+    },
+    /// Keys in memory.
+    Unsealed(Arc<Unsealed>),
+}
+
+/// Settings the service needs, taken from the config once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Data directory (archives live under it).
+    pub data_dir: PathBuf,
+    /// Key file for unattended unseal.
+    pub key_file: Option<PathBuf>,
+    /// Trash window.
+    pub trash_retention_secs: i64,
+    /// Audit retention.
+    pub audit_retention_secs: i64,
+    /// KEK rotation policy.
+    pub rotation: vault_core::crypto::RotationPolicy,
+    /// Data keys per rewrap transaction.
+    pub rewrap_batch: usize,
+    /// Sessions, throttling, password hashing, emergency access.
+    pub identity: identity::IdentitySettings,
+}
+
+impl Settings {
+    /// From the config.
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            data_dir: c.server.data_dir.clone(),
+            key_file: c.unseal.key_file.clone(),
+            trash_retention_secs: i64::from(c.secrets.trash_retention_days) * 86_400,
+            audit_retention_secs: i64::from(c.audit.retention_days) * 86_400,
+            rotation: vault_core::crypto::RotationPolicy {
+                max_age_secs: (c.keys.rotation_max_age_days > 0)
+                    .then(|| i64::from(c.keys.rotation_max_age_days) * 86_400),
+                max_wraps: c.keys.rotation_max_wraps,
+            },
+            rewrap_batch: c.keys.rewrap_batch,
+            identity: identity::IdentitySettings::from_config(&c.identity, None),
+        }
+    }
+}
+
+/// The vault: state, storage, clock. Cheap to clone.
+#[derive(Clone)]
+pub struct Vault {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: StoreHandle,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    state: RwLock<SealState>,
+    metrics: Arc<Metrics>,
+    rewrap_running: Mutex<std::collections::HashSet<String>>,
+    identity: identity::IdentityState,
+}
+
+impl Vault {
+    /// A vault over `store`; reads whether it is initialized.
+    pub async fn open(
+        store: StoreHandle,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        let initialized = store.read(|r| r.seal_config()).await?.is_some();
+        let state = if initialized {
+            SealState::Sealed { shares: Vec::new() }
+        } else {
+            SealState::Uninitialized
+        };
+        metrics.set_sealed(true);
+        let identity = identity::IdentityState::new(&settings.identity);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                settings,
+                state: RwLock::new(state),
+                metrics,
+                rewrap_running: Mutex::default(),
+                identity,
+            }),
+        })
+    }
+
+    /// Storage.
+    pub fn store(&self) -> &StoreHandle {
+        &self.inner.store
+    }
+
+    /// Clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    /// Settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Whether init has run.
+    pub fn initialized(&self) -> bool {
+        self.inner
+            .state
+            .read()
+            .map(|s| !matches!(*s, SealState::Uninitialized))
+            .unwrap_or(false)
+    }
+
+    /// Whether sealed (also true before init).
+    pub fn sealed(&self) -> bool {
+        self.unsealed().is_err()
+    }
+
+    /// The unsealed keys, or `vault.sealed`.
+    pub fn unsealed(&self) -> Result<Arc<Unsealed>> {
+        match &*self
+            .inner
+            .state
+            .read()
+            .map_err(|_| Error::internal("poisoned"))?
+        {
+            SealState::Unsealed(u) => Ok(u.clone()),
+            _ => Err(Error::sealed()),
+        }
+    }
+
+    /// An audit entry for this request.
+    pub fn entry(
+        &self,
+        ctx: &Ctx,
+        principal: Option<&Principal>,
+        action: &str,
+        resource: &str,
+        outcome: Outcome,
+        detail: Option<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            time: self.inner.clock.now(),
+            request_id: ctx.request_id.clone(),
+            actor: principal.map_or_else(|| "anonymous".to_owned(), Principal::actor),
+            token_id: principal.and_then(Principal::token_id),
+            action: action.to_owned(),
+            resource: resource.to_owned(),
+            outcome,
+            source: ctx.source.clone(),
+            detail,
+        }
+    }
+
+    /// Appends an audit record on its own and waits until it is durable.
+    /// Fails closed: if it cannot be written the request fails.
+    pub async fn audit(&self, ctx: &Ctx, entry: AuditEntry) -> Result<()> {
+        ctx.audited.store(true, Ordering::Relaxed);
+        self.inner
+            .store
+            .audit(entry)
+            .await
+            .map_err(|e| Error::internal(format!("audit append failed: {e}")))?;
+        self.inner.metrics.audit_records.inc();
+        Ok(())
+    }
+
+    /// Who is calling: verifies the credential against the database (every
+    /// request, so revocation is immediate).
+    pub async fn authenticate(&self, ctx: &Ctx) -> Result<Principal> {
+        let cred = ctx.credential.clone();
+        let auth = self.auth_input(ctx);
+        let p = self
+            .inner
+            .store
+            .read(move |r| Ok(check_token(r, cred.as_ref(), &auth)))
+            .await??;
+        self.touch(&p).await?;
+        Ok(p)
+    }
+
+    /// What a credential check needs besides the credential.
+    fn auth_input(&self, ctx: &Ctx) -> AuthInput {
+        AuthInput {
+            now: self.inner.clock.now(),
+            source: ctx.source.clone(),
+            settings: Arc::new(self.inner.settings.identity.clone()),
+        }
+    }
+
+    /// Identity runtime state (hash limiter, dummy hash).
+    pub(crate) fn identity_state(&self) -> &identity::IdentityState {
+        &self.inner.identity
+    }
+
+    /// Authenticates and decides. A refusal is audited here (as denied) and
+    /// returned; an allowed call is audited by the operation itself.
+    pub async fn authorize(&self, ctx: &Ctx, action: Action, resource: &str) -> Result<Principal> {
+        let decision = match self.authenticate(ctx).await {
+            Ok(p) if access::allowed(&p, action, resource) => return Ok(p),
+            Ok(p) => (Some(p), Error::forbidden()),
+            Err(e) => (None, e),
+        };
+        let (p, err) = decision;
+        let entry = self.entry(
+            ctx,
+            p.as_ref(),
+            action.as_str(),
+            resource,
+            Outcome::Denied,
+            Some(err.code.to_owned()),
+        );
+        self.audit(ctx, entry).await?;
+        Err(err)
+    }
+
+    /// Runs a read-only operation: decide, run, audit the outcome (durably),
+    /// answer. `op` runs only when allowed.
+    pub async fn audited<T, F, Fut>(
+        &self,
+        ctx: &Ctx,
+        action: Action,
+        resource: &str,
+        op: F,
+    ) -> Result<T>
+    where
+        F: FnOnce(Principal) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let p = self.authorize(ctx, action, resource).await?;
+        let res = op(p.clone()).await;
+        let (outcome, detail) = match &res {
+            Ok(_) => (Outcome::Success, None),
+            Err(e) => (e.audit_outcome(), Some(e.code.to_owned())),
+        };
+        let entry = self.entry(ctx, Some(&p), action.as_str(), resource, outcome, detail);
+        self.audit(ctx, entry).await?;
+        res
+    }
+
+    /// Like [`Vault::audited`], for the hot read paths: the token check, the
+    /// decision and `read` run in ONE hop to a reader connection (`read`
+    /// only when allowed); `op` then works on what was read (decryption).
+    pub async fn audited_read<R, T, F, G, Fut>(
+        &self,
+        ctx: &Ctx,
+        action: Action,
+        resource: &str,
+        read: F,
+        op: G,
+    ) -> Result<T>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn crate::store::Reader) -> Result<R> + Send + 'static,
+        G: FnOnce(Principal, R) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let cred = ctx.credential.clone();
+        let auth_in = self.auth_input(ctx);
+        let res = resource.to_owned();
+        let (auth, data) = self
+            .inner
+            .store
+            .read(move |r| {
+                let auth = check_token(r, cred.as_ref(), &auth_in);
+                let data = match &auth {
+                    Ok(p) if access::allowed(p, action, &res) => Some(read(r)),
+                    _ => None,
+                };
+                Ok((auth, data))
+            })
+            .await?;
+        let (p, data) = match (auth, data) {
+            (Ok(p), Some(d)) => {
+                self.touch(&p).await?;
+                (p, d)
+            }
+            (auth, _) => {
+                let (p, err) = match auth {
+                    Ok(p) => (Some(p), Error::forbidden()),
+                    Err(e) => (None, e),
+                };
+                let entry = self.entry(
+                    ctx,
+                    p.as_ref(),
+                    action.as_str(),
+                    resource,
+                    Outcome::Denied,
+                    Some(err.code.to_owned()),
+                );
+                self.audit(ctx, entry).await?;
+                return Err(err);
+            }
+        };
+        let res = match data {
+            Ok(d) => op(p.clone(), d).await,
+            Err(e) => Err(e),
+        };
+        let (outcome, detail) = match &res {
+            Ok(_) => (Outcome::Success, None),
+            Err(e) => (e.audit_outcome(), Some(e.code.to_owned())),
+        };
+        let entry = self.entry(ctx, Some(&p), action.as_str(), resource, outcome, detail);
+        self.audit(ctx, entry).await?;
+        res
+    }
+
+    /// Runs a change in the writer: decide, then run `f` in the writer's
+    /// transaction with its audit record (committed together, or neither).
+    pub async fn audited_write<T, F>(
+        &self,
+        ctx: &Ctx,
+        action: Action,
+        resource: &str,
+        f: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Writer, &Principal) -> Result<T> + Send + 'static,
+    {
+        let p = self.authorize(ctx, action, resource).await?;
+        let entry = self.entry(
+            ctx,
+            Some(&p),
+            action.as_str(),
+            resource,
+            Outcome::Success,
+            None,
+        );
+        ctx.audited.store(true, Ordering::Relaxed);
+        let res = self
+            .inner
+            .store
+            .write(Some(entry), move |w| f(w, &p))
+            .await
+            .map_err(|e| Error::internal(format!("write failed: {e}")))?;
+        self.inner.metrics.audit_records.inc();
+        res
+    }
+}
+
+/// The request's time, address and identity settings, for [`check_token`].
+struct AuthInput {
+    now: vault_core::clock::Timestamp,
+    source: String,
+    settings: Arc<identity::IdentitySettings>,
+}
+
+/// Verifies a presented token against its stored hash (constant time): the
+/// root token here, sessions and service tokens in [`identity::auth`].
+fn check_token(
+    r: &dyn crate::store::Reader,
+    cred: Option<&SecretText>,
+    auth: &AuthInput,
+) -> Result<Principal> {
+    let Some(cred) = cred else {
+        return Err(Error::new(
+            Kind::Unauthenticated,
+            "auth.required",
+            "a token is required (Authorization: Bearer <token>)",
+        ));
+    };
+    let invalid = || Error::new(Kind::Unauthenticated, "auth.invalid_token", "invalid token");
+    let (id, secret) = parse_token(cred.expose_secret()).map_err(|_| invalid())?;
+    let Some(row) = r.token(id.as_str())? else {
+        return identity::auth::check_credential(
+            r,
+            &id,
+            &secret,
+            auth.now,
+            &auth.source,
+            &auth.settings,
+        );
+    };
+    if row.revoked_at.is_some() || !verify_token_hash(&secret, &row.hash) {
+        return Err(invalid());
+    }
+    match row.kind.as_str() {
+        "root" => Ok(Principal::Root { token_id: row.id }),
+        _ => Err(invalid()),
+    }
+}

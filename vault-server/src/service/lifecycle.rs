@@ -1,0 +1,520 @@
+//! Init, unseal, seal and root-key rotation.
+//!
+//! The unseal key protects the root key; it comes from Shamir shares, a
+//! passphrase (Argon2id, run off the async runtime) or a key file. While
+//! sealed nothing secret is in memory; sealing drops (and so wipes) the root
+//! key, the unseal key, the audit signing key and every cached KEK.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use vault_core::api::{InitResponse, RootKeyStatus, SealStatus, UnsealMode, UnsealRequest};
+use vault_core::audit::{AuditSigningKey, Outcome};
+use vault_core::crypto::{
+    PassphraseParams, RootKey, Token, UnsealKey, WrappedKek, WrappedRootKey, derive_unseal_key,
+    encode_key_file, parse_key_file, shamir_combine, shamir_split,
+};
+use vault_core::names::ProjectName;
+use vault_core::secret::SecretText;
+
+use super::{Action, Ctx, Error, Kind, Result, SealState, Unsealed, Vault};
+use crate::store::{SealConfigRow, TokenRow};
+
+/// Label under which the audit signing key is wrapped by the root key.
+pub const AUDIT_KEY_LABEL: &str = "audit-signing-key";
+/// Label of the published audit verifying key.
+pub const AUDIT_PUBLIC_LABEL: &str = "audit-public-key";
+
+fn unseal_failed() -> Error {
+    Error::bad(
+        "sys.unseal_failed",
+        "unseal failed: the shares, passphrase or key file do not match",
+    )
+}
+
+/// Writes a file readable by its owner only, refusing to overwrite.
+fn write_private(path: &Path, text: &SecretText) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.expose_secret().as_bytes())?;
+    f.sync_all()
+}
+
+impl Vault {
+    /// `GET /v1/sys/seal-status`.
+    pub async fn seal_status(&self) -> Result<SealStatus> {
+        let cfg = self.store().read(|r| r.seal_config()).await?;
+        let progress = match &*self
+            .inner
+            .state
+            .read()
+            .map_err(|_| Error::internal("poisoned"))?
+        {
+            SealState::Sealed { shares } => u8::try_from(shares.len()).unwrap_or(u8::MAX),
+            _ => 0,
+        };
+        Ok(SealStatus {
+            initialized: cfg.is_some(),
+            sealed: self.sealed(),
+            mode: cfg.as_ref().map(|c| c.mode.clone()),
+            threshold: cfg.as_ref().map_or(0, |c| c.threshold),
+            progress,
+        })
+    }
+
+    /// `POST /v1/sys/init`. Open to anyone while uninitialized (as in every
+    /// vault); audited. Key-file mode unseals at once.
+    pub async fn init(&self, ctx: &Ctx, mode: UnsealMode) -> Result<InitResponse> {
+        let res = self.init_inner(ctx, mode).await;
+        if let Err(e) = &res {
+            let entry = self.entry(
+                ctx,
+                None,
+                "sys.init",
+                "sys",
+                e_outcome(e),
+                Some(e.code.into()),
+            );
+            self.audit(ctx, entry).await?;
+        }
+        res
+    }
+
+    async fn init_inner(&self, ctx: &Ctx, mode: UnsealMode) -> Result<InitResponse> {
+        if self.initialized() {
+            return Err(Error::conflict(
+                "sys.already_initialized",
+                "the vault is already initialized",
+            ));
+        }
+        let now = self.clock().now();
+        let root = RootKey::generate(1).map_err(Error::internal)?;
+        let (unseal, mode_name, shares_n, threshold, params, shares) = match mode {
+            UnsealMode::Shamir { shares, threshold } => {
+                let key = UnsealKey::generate().map_err(Error::internal)?;
+                let texts = shamir_split(&key, shares, threshold)
+                    .map_err(|e| Error::bad("sys.invalid_shares", e.to_string()))?;
+                (key, "shamir", shares, threshold, None, texts)
+            }
+            UnsealMode::Passphrase { passphrase } => {
+                if passphrase.len() < 12 {
+                    return Err(Error::bad(
+                        "sys.weak_passphrase",
+                        "the passphrase must be at least 12 characters",
+                    ));
+                }
+                let params = PassphraseParams::generate().map_err(Error::internal)?;
+                let p2 = params.clone();
+                let key = tokio::task::spawn_blocking(move || derive_unseal_key(&passphrase, &p2))
+                    .await
+                    .map_err(Error::internal)?
+                    .map_err(|e| Error::bad("sys.invalid_passphrase", e.to_string()))?;
+                let json = serde_json::to_string(&params).map_err(Error::internal)?;
+                (key, "passphrase", 1, 1, Some(json), Vec::new())
+            }
+            UnsealMode::KeyFile => {
+                let Some(path) = self.settings().key_file.clone() else {
+                    return Err(Error::bad(
+                        "sys.no_key_file",
+                        "key-file mode needs `unseal.key_file` in the server configuration",
+                    ));
+                };
+                let key = UnsealKey::generate().map_err(Error::internal)?;
+                if path.exists() {
+                    return Err(Error::conflict(
+                        "sys.key_file_exists",
+                        "the configured unseal key file already exists; refusing to overwrite it",
+                    ));
+                }
+                let text = encode_key_file(&key);
+                write_private(&path, &text)
+                    .map_err(|e| Error::internal(format!("write key file: {e}")))?;
+                (key, "key_file", 1, 1, None, Vec::new())
+            }
+        };
+        let wrapped_root = unseal.wrap_root(&root).map_err(Error::internal)?;
+        let audit_key = AuditSigningKey::generate().map_err(Error::internal)?;
+        let audit_wrapped = root
+            .wrap_system_secret(AUDIT_KEY_LABEL, &audit_key_bytes(&audit_key))
+            .map_err(Error::internal)?;
+        let audit_public = audit_key.verifying_key().as_bytes().to_vec();
+        let (token_id, token_text, token_hash) = Token::generate().map_err(Error::internal)?;
+        let cfg = SealConfigRow {
+            mode: mode_name.into(),
+            shares: shares_n,
+            threshold,
+            passphrase_params: params,
+            wrapped_root: wrapped_root.as_bytes().to_vec(),
+            root_version: root.version(),
+            created_at: now,
+        };
+        let token = TokenRow {
+            id: token_id.as_str().to_owned(),
+            hash: token_hash.to_vec(),
+            kind: "root".into(),
+            revoked_at: None,
+        };
+        let entry = self.entry(
+            ctx,
+            None,
+            "sys.init",
+            "sys",
+            Outcome::Success,
+            Some(mode_name.into()),
+        );
+        ctx.audited
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.store()
+            .write(Some(entry), move |w| -> Result<()> {
+                if w.seal_config()?.is_some() {
+                    return Err(Error::conflict(
+                        "sys.already_initialized",
+                        "the vault is already initialized",
+                    ));
+                }
+                w.put_seal_config(&cfg)?;
+                w.put_system_secret(AUDIT_KEY_LABEL, &audit_wrapped)?;
+                w.put_system_value(AUDIT_PUBLIC_LABEL, &audit_public)?;
+                w.insert_token(&token, now)?;
+                Ok(())
+            })
+            .await
+            .map_err(Error::internal)??;
+        {
+            let mut st = self
+                .inner
+                .state
+                .write()
+                .map_err(|_| Error::internal("poisoned"))?;
+            *st = SealState::Sealed { shares: Vec::new() };
+        }
+        tracing::info!(mode = mode_name, "vault initialized");
+        if mode_name == "key_file" {
+            self.finish_unseal(unseal, root, audit_key)?;
+        }
+        Ok(InitResponse {
+            shares,
+            threshold,
+            root_token: token_text,
+        })
+    }
+
+    /// `POST /v1/sys/unseal`. Open to anyone (the shares are the credential); audited.
+    pub async fn unseal(&self, ctx: &Ctx, req: UnsealRequest) -> Result<SealStatus> {
+        let res = self.unseal_inner(req).await;
+        let (outcome, detail) = match &res {
+            Ok(s) if s.sealed => (
+                Outcome::Success,
+                Some(format!("progress {}/{}", s.progress, s.threshold)),
+            ),
+            Ok(_) => (Outcome::Success, Some("unsealed".into())),
+            Err(e) => (e_outcome(e), Some(e.code.into())),
+        };
+        let entry = self.entry(ctx, None, "sys.unseal", "sys", outcome, detail);
+        self.audit(ctx, entry).await?;
+        res
+    }
+
+    async fn unseal_inner(&self, req: UnsealRequest) -> Result<SealStatus> {
+        let cfg = self
+            .store()
+            .read(|r| r.seal_config())
+            .await?
+            .ok_or_else(|| Error::bad("sys.not_initialized", "the vault is not initialized"))?;
+        if !self.sealed() {
+            return self.seal_status().await;
+        }
+        let key = match cfg.mode.as_str() {
+            "shamir" => {
+                let shares = {
+                    let mut st = self
+                        .inner
+                        .state
+                        .write()
+                        .map_err(|_| Error::internal("poisoned"))?;
+                    let SealState::Sealed { shares } = &mut *st else {
+                        return Err(Error::internal("unexpected seal state"));
+                    };
+                    if req.reset {
+                        shares.clear();
+                    }
+                    if let Some(s) = req.share
+                        && !shares
+                            .iter()
+                            .any(|x| x.expose_secret() == s.expose_secret())
+                    {
+                        shares.push(s);
+                    }
+                    if shares.len() < usize::from(cfg.threshold) {
+                        None
+                    } else {
+                        Some(std::mem::take(shares))
+                    }
+                };
+                match shares {
+                    None => return self.seal_status().await,
+                    Some(s) => shamir_combine(&s).map_err(|_| unseal_failed())?,
+                }
+            }
+            "passphrase" => {
+                let pass = req.passphrase.ok_or_else(|| {
+                    Error::bad(
+                        "sys.passphrase_required",
+                        "this vault unseals with a passphrase",
+                    )
+                })?;
+                let params: PassphraseParams =
+                    serde_json::from_str(cfg.passphrase_params.as_deref().unwrap_or(""))
+                        .map_err(|e| Error::internal(format!("stored passphrase params: {e}")))?;
+                tokio::task::spawn_blocking(move || derive_unseal_key(&pass, &params))
+                    .await
+                    .map_err(Error::internal)?
+                    .map_err(|_| unseal_failed())?
+            }
+            _ => self.read_key_file()?,
+        };
+        self.unseal_with(key, &cfg).await?;
+        self.seal_status().await
+    }
+
+    fn read_key_file(&self) -> Result<UnsealKey> {
+        let path =
+            self.settings().key_file.clone().ok_or_else(|| {
+                Error::bad("sys.no_key_file", "no `unseal.key_file` is configured")
+            })?;
+        let text = SecretText::new(std::fs::read_to_string(&path).map_err(|e| {
+            Error::bad(
+                "sys.key_file_unreadable",
+                format!("cannot read the key file: {e}"),
+            )
+        })?);
+        parse_key_file(text.expose_secret()).map_err(|_| unseal_failed())
+    }
+
+    /// At start: unseal from the configured key file if there is one.
+    pub async fn auto_unseal(&self) -> Result<bool> {
+        let Some(cfg) = self.store().read(|r| r.seal_config()).await? else {
+            return Ok(false);
+        };
+        if self
+            .settings()
+            .key_file
+            .as_ref()
+            .is_none_or(|p| !p.exists())
+        {
+            return Ok(false);
+        }
+        let key = self.read_key_file()?;
+        self.unseal_with(key, &cfg).await?;
+        Ok(true)
+    }
+
+    async fn unseal_with(&self, key: UnsealKey, cfg: &SealConfigRow) -> Result<()> {
+        let wrapped =
+            WrappedRootKey::from_bytes(cfg.wrapped_root.clone()).map_err(Error::internal)?;
+        let root = key.unwrap_root(&wrapped).map_err(|_| unseal_failed())?;
+        let audit_wrapped = self
+            .store()
+            .read(|r| r.system_secret(AUDIT_KEY_LABEL))
+            .await?
+            .ok_or_else(|| Error::internal("audit signing key missing"))?;
+        let audit_bytes = root
+            .unwrap_system_secret(AUDIT_KEY_LABEL, &audit_wrapped)
+            .map_err(|e| Error::internal(format!("audit signing key: {e}")))?;
+        let audit_key = AuditSigningKey::from_seed_bytes(audit_bytes.expose_secret())
+            .map_err(|e| Error::internal(format!("audit signing key: {e}")))?;
+        self.finish_unseal(key, root, audit_key)?;
+        self.resume_rewrap_jobs().await;
+        Ok(())
+    }
+
+    fn finish_unseal(
+        &self,
+        unseal: UnsealKey,
+        root: RootKey,
+        audit_key: AuditSigningKey,
+    ) -> Result<()> {
+        self.install_unsealed(unseal, root, audit_key)?;
+        self.metrics().set_sealed(false);
+        tracing::info!("vault unsealed");
+        Ok(())
+    }
+
+    /// Makes these keys the unsealed state; the KEK cache starts empty and
+    /// fills as projects are used.
+    fn install_unsealed(
+        &self,
+        unseal: UnsealKey,
+        root: RootKey,
+        audit_key: AuditSigningKey,
+    ) -> Result<()> {
+        let mut st = self
+            .inner
+            .state
+            .write()
+            .map_err(|_| Error::internal("poisoned"))?;
+        *st = SealState::Unsealed(Arc::new(Unsealed {
+            root,
+            unseal,
+            audit_key,
+            rings: Default::default(),
+        }));
+        Ok(())
+    }
+
+    /// `POST /v1/sys/seal`: wipes every key from memory.
+    pub async fn seal(&self, ctx: &Ctx) -> Result<SealStatus> {
+        let p = self.authorize(ctx, Action::SysSeal, "sys").await?;
+        self.unsealed()?;
+        let entry = self.entry(
+            ctx,
+            Some(&p),
+            Action::SysSeal.as_str(),
+            "sys",
+            Outcome::Success,
+            None,
+        );
+        self.audit(ctx, entry).await?;
+        self.seal_now()?;
+        self.seal_status().await
+    }
+
+    /// Drops the keys (also used at shutdown).
+    pub fn seal_now(&self) -> Result<()> {
+        let mut st = self
+            .inner
+            .state
+            .write()
+            .map_err(|_| Error::internal("poisoned"))?;
+        if matches!(*st, SealState::Unsealed(_)) {
+            *st = SealState::Sealed { shares: Vec::new() };
+            self.metrics().set_sealed(true);
+            tracing::info!("vault sealed");
+        }
+        Ok(())
+    }
+
+    /// `POST /v1/sys/rotate-root`: a new root key; rewraps every KEK and
+    /// system secret (cost grows with keys, not secrets).
+    pub async fn rotate_root(&self, ctx: &Ctx) -> Result<RootKeyStatus> {
+        let u = self.unsealed()?;
+        let old_version = u.root.version();
+        let new_root = RootKey::generate(old_version + 1).map_err(Error::internal)?;
+        let wrapped_root = u.unseal.wrap_root(&new_root).map_err(Error::internal)?;
+        let new_root = Arc::new(new_root);
+        let nr = new_root.clone();
+        let u2 = u.clone();
+        let count = self
+            .audited_write(ctx, Action::SysRotateRoot, "sys/root", move |w, _| {
+                let mut cfg = w
+                    .seal_config()?
+                    .ok_or_else(|| Error::internal("no seal config"))?;
+                let mut n = 0u64;
+                for p in w.projects()? {
+                    let name = ProjectName::parse(&p.name).map_err(Error::internal)?;
+                    for k in w.keks(p.id)? {
+                        let Some(bytes) = k.wrapped else { continue };
+                        let wk = WrappedKek::from_bytes(bytes).map_err(Error::internal)?;
+                        let kek = u2
+                            .root
+                            .unwrap_kek(&name, k.version, &wk)
+                            .map_err(Error::internal)?;
+                        let again = nr.wrap_kek(&kek).map_err(Error::internal)?;
+                        w.set_kek_wrapped(p.id, k.version, again.as_bytes())?;
+                        n += 1;
+                    }
+                }
+                let audit_wrapped = w
+                    .system_secret(AUDIT_KEY_LABEL)?
+                    .ok_or_else(|| Error::internal("audit key missing"))?;
+                let audit_bytes = u2
+                    .root
+                    .unwrap_system_secret(AUDIT_KEY_LABEL, &audit_wrapped)
+                    .map_err(Error::internal)?;
+                let again = nr
+                    .wrap_system_secret(AUDIT_KEY_LABEL, &audit_bytes)
+                    .map_err(Error::internal)?;
+                w.put_system_secret(AUDIT_KEY_LABEL, &again)?;
+                cfg.wrapped_root = wrapped_root.as_bytes().to_vec();
+                cfg.root_version = nr.version();
+                w.put_seal_config(&cfg)?;
+                Ok(n)
+            })
+            .await?;
+        // Swap the in-memory root key. The KEKs themselves are unchanged; the
+        // cache is rebuilt from their new wraps as projects are used.
+        let audit_key = AuditSigningKey::from_seed_bytes(u.audit_key.expose_secret())
+            .map_err(Error::internal)?;
+        let unseal = clone_unseal(&u.unseal)?;
+        let root =
+            Arc::try_unwrap(new_root).map_err(|_| Error::internal("root key still shared"))?;
+        self.install_unsealed(unseal, root, audit_key)?;
+        Ok(RootKeyStatus {
+            version: old_version + 1,
+            keks_rewrapped: count,
+        })
+    }
+
+    /// Dev mode: initialize in key-file mode if needed, unseal, and hand back
+    /// a working admin token (a fresh one when reopening existing data).
+    pub async fn dev_bootstrap(&self) -> Result<SecretText> {
+        let ctx = Ctx::system("dev");
+        if !self.initialized() {
+            let out = self.init(&ctx, UnsealMode::KeyFile).await?;
+            return Ok(out.root_token);
+        }
+        if self.sealed() {
+            self.auto_unseal().await?;
+        }
+        let (token_id, token_text, token_hash) = Token::generate().map_err(Error::internal)?;
+        let now = self.clock().now();
+        let row = TokenRow {
+            id: token_id.as_str().to_owned(),
+            hash: token_hash.to_vec(),
+            kind: "root".into(),
+            revoked_at: None,
+        };
+        let entry = self.entry(
+            &ctx,
+            None,
+            "token.create",
+            "tokens/root",
+            Outcome::Success,
+            Some("dev mode".into()),
+        );
+        self.store()
+            .write(Some(entry), move |w| -> Result<()> {
+                w.insert_token(&row, now)?;
+                Ok(())
+            })
+            .await
+            .map_err(Error::internal)??;
+        Ok(token_text)
+    }
+}
+
+fn e_outcome(e: &Error) -> Outcome {
+    match e.kind {
+        Kind::Unauthenticated | Kind::Forbidden => Outcome::Denied,
+        _ => Outcome::Error,
+    }
+}
+
+/// A copy of the unseal key through its key-file encoding (the type has no
+/// `Clone` on purpose; the copy is wiped on drop like the original).
+fn clone_unseal(k: &UnsealKey) -> Result<UnsealKey> {
+    parse_key_file(encode_key_file(k).expose_secret()).map_err(Error::internal)
+}
+
+/// The audit signing key's seed, as secret bytes for wrapping.
+fn audit_key_bytes(k: &AuditSigningKey) -> vault_core::secret::SecretBytes {
+    vault_core::secret::SecretBytes::new(k.expose_secret().to_vec())
+}

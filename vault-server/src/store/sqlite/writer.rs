@@ -1,0 +1,153 @@
+//! The single writer thread and its group commit.
+//!
+//! Jobs queue on a channel. The thread takes every job waiting (up to a
+//! batch limit), runs them in ONE transaction with a SAVEPOINT each, chains
+//! each job's audit record right after its change (so the chain is serial and
+//! a change never commits without its record), commits once, then answers
+//! every job. A job whose change or audit append fails is rolled back to its
+//! savepoint alone; the others still commit.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use rusqlite::Connection;
+use tokio::sync::mpsc;
+use vault_core::audit::{AuditRecord, ChainHash, ChainHead, Outcome};
+
+use super::queries::Sql;
+use crate::store::{JobOutcome, Reader, StoreError, WriteJob};
+
+type Reply = (
+    tokio::sync::oneshot::Sender<Result<Option<AuditRecord>, StoreError>>,
+    Result<Option<AuditRecord>, StoreError>,
+);
+
+/// Starts the writer thread on `conn`.
+pub fn spawn(
+    conn: Connection,
+    rx: mpsc::UnboundedReceiver<WriteJob>,
+    max_batch: usize,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    let head = load_head(&conn)?;
+    let handle = std::thread::Builder::new()
+        .name("vault-writer".into())
+        .spawn(move || run(conn, rx, head, max_batch))?;
+    Ok(handle)
+}
+
+fn load_head(conn: &Connection) -> Result<ChainHead, StoreError> {
+    Ok(match Sql(conn).audit_head()? {
+        Some((seq, hash)) => ChainHead::new(
+            seq,
+            ChainHash::from_hex(&hash)
+                .map_err(|_| StoreError::Corrupt("last audit record hash is not hex".into()))?,
+        ),
+        None => ChainHead::genesis(),
+    })
+}
+
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<WriteJob>,
+    mut head: ChainHead,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let start_head = head;
+        match run_batch(&mut conn, &mut batch, &mut head) {
+            Ok(replies) => {
+                for (tx, r) in replies {
+                    let _ = tx.send(r);
+                }
+            }
+            Err(e) => {
+                // The whole commit failed: nothing of the batch is stored.
+                tracing::error!(error = %e, "group commit failed");
+                head = start_head;
+                for job in batch.drain(..) {
+                    let _ = job
+                        .done
+                        .send(Err(StoreError::Corrupt("commit failed".into())));
+                }
+            }
+        }
+        batch.clear();
+    }
+    tracing::debug!("storage writer stopped");
+}
+
+fn run_batch(
+    conn: &mut Connection,
+    batch: &mut Vec<WriteJob>,
+    head: &mut ChainHead,
+) -> Result<Vec<Reply>, StoreError> {
+    let tx = conn.transaction()?;
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut pending = Vec::with_capacity(batch.len());
+    for job in batch.drain(..) {
+        let WriteJob { work, audit, done } = job;
+        // Audit-only jobs change nothing but their one INSERT, which is
+        // atomic by itself: they need no savepoint.
+        let savepoint = work.is_some();
+        if savepoint {
+            tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+        }
+        let outcome = match work {
+            None => JobOutcome::Commit,
+            Some(work) => {
+                let mut sql = Sql(&tx);
+                catch_unwind(AssertUnwindSafe(|| work(&mut sql))).unwrap_or_else(|_| {
+                    tracing::error!("a write job panicked; rolled back");
+                    JobOutcome::Rollback {
+                        outcome: Outcome::Error,
+                        code: "internal".into(),
+                    }
+                })
+            }
+        };
+        if let JobOutcome::Rollback { .. } = outcome {
+            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+        }
+        let result = match audit {
+            None => Ok(None),
+            Some(mut entry) => {
+                if let JobOutcome::Rollback { outcome, code } = &outcome {
+                    entry.outcome = *outcome;
+                    if entry.detail.is_none() {
+                        entry.detail = Some(code.clone());
+                    }
+                }
+                let mut next = *head;
+                let rec = next.append(entry);
+                match Sql(&tx).insert_audit(&rec) {
+                    Ok(()) => {
+                        *head = next;
+                        Ok(Some(rec))
+                    }
+                    Err(e) => {
+                        // Fail closed: the change goes with its record.
+                        tracing::error!(error = %e, "audit append failed; job rolled back");
+                        if savepoint {
+                            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+                        }
+                        Err(e)
+                    }
+                }
+            }
+        };
+        if savepoint {
+            tx.prepare_cached("RELEASE job")?.execute([])?;
+        }
+        pending.push((done, result));
+    }
+    tx.commit()?;
+    replies.extend(pending);
+    Ok(replies)
+}
