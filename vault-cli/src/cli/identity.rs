@@ -1,0 +1,241 @@
+//! Identity commands: `login`, `logout`, `whoami`, `users`, `access`,
+//! `sessions`, `tokens`, `emergency`. Passwords come from stdin or a
+//! no-echo prompt, never from a flag.
+
+use clap::{Args, Subcommand};
+
+use super::Output;
+
+/// `vault login`.
+#[derive(Debug, Args)]
+#[command(after_long_help = "\
+The session token is kept in the OS keyring (or a 0600 file, see
+VAULT_TOKEN_STORE) for this server address and used by the following
+commands. VAULT_TOKEN, when set, wins over it.
+
+Examples:
+  vault login --username alice                 # prompts, no echo
+  printf '%s' \"$PW\" | vault login --username alice --password-stdin")]
+pub struct LoginArgs {
+    /// Username
+    #[arg(long, short = 'u', value_name = "NAME")]
+    pub username: String,
+    /// Read the password from stdin instead of a prompt
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `vault users ...`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user (password from stdin or a prompt)
+    #[command(after_long_help = "\
+Examples:
+  vault users create alice                      # prompts, no echo
+  printf '%s' \"$PW\" | vault users create alice --password-stdin")]
+    Create {
+        /// Username (normalized: lowercase, ASCII)
+        name: String,
+        /// Read the password from stdin instead of a prompt
+        #[arg(long)]
+        password_stdin: bool,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List users
+    List {
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Disable a user (ends their sessions at once)
+    Disable {
+        /// Username
+        name: String,
+    },
+    /// Enable a disabled user
+    Enable {
+        /// Username
+        name: String,
+    },
+    /// Delete a user (their sessions and bindings go; tokens they made are revoked)
+    Delete {
+        /// Username
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Disable a user, revoke everything they hold, list the secrets they read
+    #[command(after_long_help = "\
+Prints the secrets the user (or their service tokens) read in the period:
+rotate these.
+
+Examples:
+  vault users offboard alice --since 90d
+  vault users offboard alice --since 2026-01-01T00:00:00Z --format json")]
+    Offboard {
+        /// Username
+        name: String,
+        /// Start of the period: a duration back from now (90d, 12h) or an RFC 3339 time
+        #[arg(long, value_name = "WHEN")]
+        since: String,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// `vault access ...`.
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Grant a role on a scope to a user (ends their sessions)
+    #[command(after_long_help = "\
+Examples:
+  vault access grant --user alice --role reader --scope demo/dev
+  vault access grant --user bob --role developer --scope 'payments/*'
+  vault access grant --user olga --role security-officer --scope '*'")]
+    Grant {
+        /// Username
+        #[arg(long)]
+        user: String,
+        /// Role (see `vault access roles`)
+        #[arg(long)]
+        role: String,
+        /// PROJECT/ENV pattern (`*` for either side)
+        #[arg(long)]
+        scope: String,
+    },
+    /// Remove a binding (by id, see `vault access list`)
+    Revoke {
+        /// Binding id
+        id: String,
+    },
+    /// List bindings
+    List {
+        /// Only this user's
+        #[arg(long)]
+        user: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List roles and their actions
+    Roles {
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// `vault sessions ...`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List your sessions (or a user's / everyone's with sessions.manage)
+    List {
+        /// A user's sessions
+        #[arg(long, conflicts_with = "all")]
+        user: Option<String>,
+        /// Everyone's sessions
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Revoke one session, all of a user's, or everyone's
+    #[command(after_long_help = "\
+Examples:
+  vault sessions revoke 3f2a...          # one session (yours, or any as an admin)
+  vault sessions revoke --user alice     # all of alice's
+  vault sessions revoke --all            # everyone's")]
+    Revoke {
+        /// Session id
+        #[arg(required_unless_present_any = ["user", "all"], conflicts_with_all = ["user", "all"])]
+        id: Option<String>,
+        /// Every session of this user
+        #[arg(long, conflicts_with = "all")]
+        user: Option<String>,
+        /// Every session of every user
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `vault tokens ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a scoped, expiring service token (printed once)
+    #[command(after_long_help = "\
+The token is printed once on stdout; store it in your CI's secret store.
+
+Examples:
+  vault tokens create --scope demo/dev --actions read --ttl 1h
+  vault tokens create --scope 'payments/*' --actions read,list --ttl 30d \\
+      --network 10.0.0.0/8 --name deploy --format json")]
+    Create {
+        /// PROJECT/ENV pattern (repeatable)
+        #[arg(long = "scope", required = true, value_name = "P/E")]
+        scopes: Vec<String>,
+        /// Actions: read, list, write, delete (comma-separated)
+        #[arg(long, value_delimiter = ',', default_value = "read")]
+        actions: Vec<String>,
+        /// Lifetime: 30m, 12h, 30d (default 30d, at most 365d)
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+        /// Allowed source network, CIDR (repeatable)
+        #[arg(long = "network", value_name = "CIDR")]
+        networks: Vec<String>,
+        /// A label
+        #[arg(long)]
+        name: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List your service tokens (`--all`: everyone's)
+    List {
+        /// Everyone's (sessions.manage)
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Revoke a service token
+    Revoke {
+        /// Token id (the part before the dot)
+        id: String,
+    },
+}
+
+/// `vault emergency ...`.
+#[derive(Debug, Subcommand)]
+pub enum EmergencyCommand {
+    /// Open a time-boxed emergency (break-glass) grant: read every secret
+    #[command(after_long_help = "\
+Needs the break-glass role. Recorded as a critical audit event with your
+reason; visible to security officers; ends by itself.
+
+Examples:
+  vault emergency open --reason 'INC-4711: DB down, on-call unreachable'
+  vault emergency open --reason '...' --ttl 30m")]
+    Open {
+        /// Why (recorded in the audit trail)
+        #[arg(long)]
+        reason: String,
+        /// Duration (default 1h)
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List emergency grants (audit.read)
+    List {
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+}

@@ -1,0 +1,387 @@
+//! The HTTP client: one [`ureq::Agent`], JSON in and out, the server's error
+//! shape turned into a [`CliError`] with a hint.
+//!
+//! The bearer token lives only in a zeroizing buffer here and is never
+//! printed. Plain `http://` is accepted only for loopback addresses, so a
+//! token is never sent in clear over a network.
+
+use std::fmt;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use ureq::http::{self, Method};
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use vault_core::api::ErrorBody;
+use vault_core::secret::SecretText;
+use zeroize::Zeroizing;
+
+use crate::error::{CliError, CliResult};
+
+/// A connection to one vault server.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    bearer: Option<Zeroizing<String>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("token", &self.bearer.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// Whether `address` may be used with plain HTTP (loopback only).
+pub fn is_loopback_http(address: &str) -> bool {
+    let Some(rest) = address.strip_prefix("http://") else {
+        return false;
+    };
+    let host_port = rest.split('/').next().unwrap_or_default();
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Client {
+    /// A client for `address` (validated: `https://`, or `http://` on
+    /// loopback), trusting `cacert` (PEM) in addition to nothing else when
+    /// given, else the built-in web PKI roots.
+    pub fn new(
+        address: &str,
+        cacert: Option<&std::path::Path>,
+        token: Option<&SecretText>,
+    ) -> CliResult<Self> {
+        if !(address.starts_with("https://") || is_loopback_http(address)) {
+            let e = if address.starts_with("http://") {
+                CliError::new(format!(
+                    "refusing plain HTTP to {address}: credentials would cross the network unencrypted"
+                ))
+                .hint("use https://; plain http:// is allowed only for 127.0.0.1, ::1 and localhost")
+            } else {
+                CliError::new(format!("server address {address:?} is not an http(s) URL"))
+                    .hint("e.g. VAULT_ADDR=https://vault.example.com:8200")
+            };
+            return Err(e);
+        }
+        let mut cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            // Per-phase timeouts, no global one: with a global timeout ureq
+            // resolves names on a helper thread, which costs `vault run`
+            // a thread spawn even for `127.0.0.1`.
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_send_request(Some(Duration::from_secs(30)))
+            .timeout_send_body(Some(Duration::from_secs(60)))
+            .timeout_recv_response(Some(Duration::from_secs(120)))
+            .timeout_recv_body(Some(Duration::from_secs(120)))
+            .user_agent(concat!("vault-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = cacert {
+            let pem = std::fs::read(path).map_err(|e| {
+                CliError::new(format!("cannot read CA bundle {}", path.display()))
+                    .source(e)
+                    .hint("check VAULT_CACERT / --cacert")
+            })?;
+            let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(
+                    CliError::new(format!("no certificate found in {}", path.display())).hint(
+                        "VAULT_CACERT must name a PEM file with at least one CERTIFICATE block",
+                    ),
+                );
+            }
+            cfg = cfg.tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::Specific(Arc::new(certs)))
+                    .build(),
+            );
+        }
+        Ok(Self {
+            agent: cfg.build().into(),
+            base: address.trim_end_matches('/').to_owned(),
+            bearer: token.map(|t| Zeroizing::new(format!("Bearer {}", t.expose_secret()))),
+        })
+    }
+
+    /// The server address.
+    pub fn address(&self) -> &str {
+        &self.base
+    }
+
+    /// GET `path` and decode JSON.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
+        self.call_json(Method::GET, path, None)
+    }
+
+    /// `method` `path` with a JSON `body`, decode JSON.
+    pub fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> CliResult<T> {
+        let json = Zeroizing::new(
+            serde_json::to_vec(body).map_err(|_| CliError::new("cannot encode the request"))?,
+        );
+        self.call_json(method, path, Some(&json))
+    }
+
+    /// `method` `path` without a body, decode JSON.
+    pub fn call<T: DeserializeOwned>(&self, method: Method, path: &str) -> CliResult<T> {
+        self.call_json(method, path, None)
+    }
+
+    /// `method` `path` without a body, expecting no answer body (204).
+    pub fn call_empty(&self, method: Method, path: &str) -> CliResult<()> {
+        let mut resp = self.raw(method, path, None)?;
+        self.check(&mut resp)?;
+        Ok(())
+    }
+
+    /// GET `path` and stream the raw answer into `out` (exports).
+    pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> CliResult<u64> {
+        let mut resp = self.raw(Method::GET, path, None)?;
+        self.check(&mut resp)?;
+        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+        std::io::copy(&mut reader, out).map_err(|e| CliError::new("download interrupted").source(e))
+    }
+
+    fn call_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> CliResult<T> {
+        let mut resp = self.raw(method, path, body)?;
+        self.check(&mut resp)?;
+        let mut text = Zeroizing::new(String::new());
+        resp.body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .reader()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::new("cannot read the server's answer").source(e))?;
+        serde_json::from_str(&text).map_err(|e| {
+            // Only the position: serde_json's message can quote the input,
+            // and the input may be a secret.
+            CliError::new(format!(
+                "unexpected answer from the server to {path} (JSON {:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+            .hint("is VAULT_ADDR a vault server of a matching version?")
+        })
+    }
+
+    fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> CliResult<http::Response<ureq::Body>> {
+        let url = format!("{}{path}", self.base);
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("accept", "application/json");
+        if let Some(b) = &self.bearer {
+            req = req.header("authorization", b.as_str());
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req
+            .body(body.unwrap_or_default())
+            .map_err(|e| CliError::new(format!("bad request URL {url}")).source(e))?;
+        self.agent.run(req).map_err(|e| {
+            CliError::new(format!("cannot reach the vault server at {}", self.base))
+                .source(e)
+                .hint("is the server running and is VAULT_ADDR right? (for a private CA set VAULT_CACERT)")
+        })
+    }
+
+    fn check(&self, resp: &mut http::Response<ureq::Body>) -> CliResult<()> {
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        Err(api_error(status, &text))
+    }
+}
+
+/// An error answer from the server, as the server's `code` and `message`.
+#[derive(Debug, thiserror::Error)]
+#[error("server answered HTTP {status} {code}{}", request_id.as_deref().map(|r| format!(" (request id {r})")).unwrap_or_default())]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Stable machine code.
+    pub code: String,
+    /// Request id.
+    pub request_id: Option<String>,
+}
+
+/// Turns an error answer into a [`CliError`] with a hint chosen by status
+/// and code.
+pub fn api_error(status: u16, body: &str) -> CliError {
+    let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
+    let (code, message, request_id) = match parsed {
+        Some(b) => (b.error.code, b.error.message, Some(b.error.request_id)),
+        None => (
+            "unknown".to_owned(),
+            format!("the server answered HTTP {status}"),
+            None,
+        ),
+    };
+    let hint = hint_for(status, &code);
+    let mut e = CliError::new(message).source(ApiError {
+        status,
+        code,
+        request_id,
+    });
+    if let Some(h) = hint {
+        e = e.hint(h);
+    }
+    e
+}
+
+fn hint_for(status: u16, code: &str) -> Option<&'static str> {
+    if code.contains("sealed") {
+        return Some("the server is sealed: an operator must run `vault operator unseal`");
+    }
+    if code.contains("integrity") {
+        return Some(
+            "stored data failed its integrity check (tampering or corruption); nothing was decrypted. Tell your vault operator and quote the request id",
+        );
+    }
+    if code.contains("not_initialized") || code.contains("uninitialized") {
+        return Some("the server has not been initialized: run `vault operator init`");
+    }
+    match status {
+        401 => {
+            Some("not authenticated or the session expired: run `vault login` (or set VAULT_TOKEN)")
+        }
+        403 => Some("your token may not do this here: ask an admin for access to this scope"),
+        404 => Some(
+            "check the names: `vault projects list`, `vault envs list -p PROJECT`, `vault secrets list`",
+        ),
+        409 => Some("someone changed it meanwhile (or it already exists): re-read and retry"),
+        429 => Some("rate limited: wait a moment and retry"),
+        503 => {
+            Some("the server is unavailable (sealed or starting): check `vault operator status`")
+        }
+        500..=599 => {
+            Some("server error: the operator can find details in the server log by request id")
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        for ok in [
+            "http://127.0.0.1:8200",
+            "http://localhost:1/",
+            "http://[::1]:8200",
+            "http://127.0.0.2",
+        ] {
+            assert!(is_loopback_http(ok), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.1:8200",
+            "http://vault.example.com",
+            "http://localhost.evil.com",
+            "https://127.0.0.1",
+            "http://127.0.0.1.nip.io",
+        ] {
+            assert!(!is_loopback_http(bad), "{bad}");
+        }
+        assert!(Client::new("http://vault.example.com", None, None).is_err());
+        assert!(Client::new("ftp://x", None, None).is_err());
+        assert!(Client::new("https://vault.example.com", None, None).is_ok());
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let t = SecretText::from("tok-canary");
+        let c = Client::new("http://127.0.0.1:1", None, Some(&t)).unwrap();
+        assert!(!format!("{c:?}").contains("canary"));
+    }
+
+    #[test]
+    fn error_body_becomes_message_code_and_hint() {
+        let body = r#"{"error":{"code":"secret.not_found","message":"no secret DB in demo/dev","request_id":"r-1"}}"#;
+        let e = api_error(404, body);
+        assert_eq!(e.message(), "no secret DB in demo/dev");
+        assert!(e.hint_text().unwrap().contains("vault secrets list"));
+        let mut out = Vec::new();
+        e.report(&mut out, false);
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("HTTP 404 secret.not_found (request id r-1)"),
+            "{out}"
+        );
+        let e = api_error(
+            503,
+            r#"{"error":{"code":"sys.sealed","message":"sealed","request_id":"r"}}"#,
+        );
+        assert!(e.hint_text().unwrap().contains("unseal"));
+        let e = api_error(502, "<html>bad gateway</html>");
+        assert!(e.message().contains("HTTP 502"));
+    }
+
+    #[test]
+    fn a_malformed_answer_never_quotes_it() {
+        let srv = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = srv.local_addr().unwrap();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut s, _) = srv.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = r#"{"project":"p","environment":"e","secrets":{"K":987654321},"x":"s3cret-canary"}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        });
+        let c = Client::new(&format!("http://{addr}"), None, None).unwrap();
+        let e = c
+            .get::<vault_core::api::Bundle>("/v1/projects/p/environments/e/bundle")
+            .unwrap_err();
+        let mut out = Vec::new();
+        e.report(&mut out, false);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("unexpected answer"), "{out}");
+        assert!(
+            !out.contains("s3cret") && !out.contains("987654321"),
+            "{out}"
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! `vault audit list|export|verify`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use vault_core::api::{AuditPage, AuditPublicKey, AuditVerifyReport};
+use vault_core::clock::Timestamp;
+
+use crate::cli::{AuditCommand, AuditFormat};
+use crate::commands::{Ctx, when};
+use crate::error::{CliError, CliResult, exit};
+use crate::output::{self, Format, Table};
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+pub fn encode_query(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            s.push(char::from(b));
+        } else {
+            let _ = write!(s, "%{b:02X}");
+        }
+    }
+    s
+}
+
+fn time_arg(flag: &str, v: Option<String>) -> CliResult<Option<Timestamp>> {
+    v.map(|t| {
+        Timestamp::parse_rfc3339(&t).ok_or_else(|| {
+            CliError::new(format!("--{flag} {t:?} is not a time"))
+                .hint("use RFC 3339 (2026-11-22T14:28:00Z) or a date (2026-11-22)")
+                .code(exit::USAGE)
+        })
+    })
+    .transpose()
+}
+
+/// Runs a `vault audit` command.
+pub fn run(cmd: AuditCommand, ctx: &Ctx) -> CliResult<u8> {
+    match cmd {
+        AuditCommand::List {
+            from,
+            to,
+            actor,
+            action,
+            resource,
+            after,
+            limit,
+            output,
+        } => {
+            let from = time_arg("from", from)?;
+            let to = time_arg("to", to)?;
+            let mut q: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+            if let Some(t) = from {
+                q.push(("from", t.to_rfc3339()));
+            }
+            if let Some(t) = to {
+                q.push(("to", t.to_rfc3339()));
+            }
+            for (k, v) in [("actor", actor), ("action", action), ("resource", resource)] {
+                if let Some(v) = v {
+                    q.push((k, v));
+                }
+            }
+            if let Some(a) = after {
+                q.push(("after", a.to_string()));
+            }
+            let query: Vec<String> = q
+                .iter()
+                .map(|(k, v)| format!("{k}={}", encode_query(v)))
+                .collect();
+            let (_, client) = ctx.connect(None, None)?;
+            let page: AuditPage = client.get(&format!("/v1/audit?{}", query.join("&")))?;
+            if output.format == Format::Json {
+                output::json(&page)?;
+                return Ok(0);
+            }
+            let mut t = Table::new(&[
+                "SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "OUTCOME", "SOURCE",
+            ]);
+            for r in &page.records {
+                t.row(vec![
+                    r.seq.to_string(),
+                    when(r.time),
+                    r.actor.clone(),
+                    r.action.clone(),
+                    r.resource.clone(),
+                    format!("{:?}", r.outcome).to_lowercase(),
+                    r.source.clone(),
+                ]);
+            }
+            t.print("no audit records match")?;
+            if let Some(next) = page.next_after {
+                output::note(&format!("more: --after {next}"));
+            }
+            Ok(0)
+        }
+        AuditCommand::Export { format, output } => {
+            let (_, client) = ctx.connect(None, None)?;
+            let f = match format {
+                AuditFormat::Jsonl => "jsonl",
+                AuditFormat::Csv => "csv",
+            };
+            let path = format!("/v1/audit/export?format={f}");
+            match output {
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    client.download(&path, &mut out)?;
+                    out.flush()?;
+                }
+                Some(file) => {
+                    let mut w = std::fs::File::create(&file).map_err(|e| {
+                        CliError::new(format!("cannot create {}", file.display())).source(e)
+                    })?;
+                    let n = client.download(&path, &mut w)?;
+                    w.sync_all()?;
+                    output::note(&format!("wrote {n} bytes to {}", file.display()));
+                }
+            }
+            Ok(0)
+        }
+        AuditCommand::Verify {
+            file,
+            public_key,
+            print_public_key,
+            output,
+        } => {
+            if let (Some(file), Some(key)) = (file, public_key) {
+                return verify_offline(&file, &key, output.format);
+            }
+            let (_, client) = ctx.connect(None, None)?;
+            if print_public_key {
+                let k: AuditPublicKey = client.get("/v1/audit/public-key")?;
+                if output.format == Format::Json {
+                    output::json(&k)?;
+                } else {
+                    println!("{}", k.public_key);
+                }
+                return Ok(0);
+            }
+            let r: AuditVerifyReport = client.get("/v1/audit/verify")?;
+            report(&r, output.format, "the server's audit trail")
+        }
+    }
+}
+
+fn report(r: &AuditVerifyReport, format: Format, what: &str) -> CliResult<u8> {
+    if format == Format::Json {
+        output::json(r)?;
+    } else if r.ok {
+        println!(
+            "ok: {what} verifies ({} records, {} signed checkpoints)",
+            r.records, r.checkpoints
+        );
+    }
+    if r.ok {
+        return Ok(0);
+    }
+    Err(CliError::new(format!(
+        "{what} does NOT verify: {}",
+        r.problem.as_deref().unwrap_or("no detail")
+    ))
+    .hint("records were deleted, inserted, reordered or edited; keep this evidence and tell your security officer")
+    .code(exit::VERIFY_FAILED))
+}
+
+fn verify_offline(file: &std::path::Path, key: &str, format: Format) -> CliResult<u8> {
+    let key_text = std::fs::read_to_string(key).unwrap_or_else(|_| key.to_owned());
+    let data = std::fs::read(file)
+        .map_err(|e| CliError::new(format!("cannot read {}", file.display())).source(e))?;
+    let shown = file.display().to_string();
+    let r = crate::audit_offline::verify(&data, &key_text, &shown)?;
+    if format == Format::Json {
+        output::json(&r)?;
+    } else {
+        println!("{shown}: {}", r.summary());
+        if let Some((from, to)) = r.unprotected_tail() {
+            output::note(&format!(
+                "note: records {from}..={to} come after the last signed checkpoint; only the hash chain protects them"
+            ));
+        }
+    }
+    if r.is_ok() {
+        return Ok(0);
+    }
+    Err(CliError::new(format!("{shown} does NOT verify"))
+        .hint("records were deleted, inserted, reordered or edited; keep this evidence and tell your security officer")
+        .code(exit::VERIFY_FAILED))
+}

@@ -1,0 +1,139 @@
+//! `vault operator init|unseal|seal|status`.
+//!
+//! `init` is the one command that prints secrets (the unseal shares and the
+//! root token), exactly once, because nobody else can ever show them again.
+
+use std::io::{IsTerminal, Write};
+
+use ureq::http::Method;
+use vault_core::api::{InitRequest, InitResponse, SealStatus, UnsealMode, UnsealRequest};
+
+use crate::cli::OperatorCommand;
+use crate::commands::Ctx;
+use crate::error::{CliError, CliResult};
+use crate::output::{self, Format, Table};
+use crate::prompt::{self, Piped};
+
+/// Runs a `vault operator` command.
+pub fn run(cmd: OperatorCommand, ctx: &Ctx) -> CliResult<u8> {
+    let (_, client) = ctx.connect(None, None)?;
+    match cmd {
+        OperatorCommand::Init {
+            shares,
+            threshold,
+            passphrase,
+            key_file,
+            output,
+        } => {
+            let mode = if passphrase {
+                let p = prompt::secret("Passphrase", Piped::TrimNewline)?;
+                if std::io::stdin().is_terminal() {
+                    let again = prompt::secret("Passphrase again", Piped::TrimNewline)?;
+                    if again.expose_secret() != p.expose_secret() {
+                        return Err(CliError::new("the passphrases differ; nothing was done"));
+                    }
+                }
+                if p.len() < 12 {
+                    return Err(
+                        CliError::new("the passphrase is shorter than 12 characters")
+                            .hint("use a long passphrase, or Shamir shares (--shares/--threshold)"),
+                    );
+                }
+                UnsealMode::Passphrase { passphrase: p }
+            } else if key_file {
+                UnsealMode::KeyFile
+            } else {
+                if threshold == 0 || shares == 0 || threshold > shares {
+                    return Err(CliError::new(format!(
+                        "invalid Shamir parameters: {threshold} of {shares}"
+                    ))
+                    .hint("need 1 <= --threshold <= --shares"));
+                }
+                UnsealMode::Shamir { shares, threshold }
+            };
+            let r: InitResponse = client
+                .send(Method::POST, "/v1/sys/init", &InitRequest { mode })
+                .map_err(|e| e.context("cannot initialize the server"))?;
+            if output.format == Format::Json {
+                output::json(&r)?;
+                return Ok(0);
+            }
+            let mut out = std::io::stdout().lock();
+            for (i, s) in r.shares.iter().enumerate() {
+                writeln!(out, "Unseal share {}: {}", i + 1, s.expose_secret())?;
+            }
+            writeln!(out, "Root token: {}", r.root_token.expose_secret())?;
+            out.flush()?;
+            output::note(&format!(
+                "\nThe server is initialized and sealed. These values are shown ONCE: store them apart.\n\
+                 Unseal with `vault operator unseal` ({} share(s) needed).",
+                r.threshold
+            ));
+            Ok(0)
+        }
+        OperatorCommand::Unseal { reset, output } => {
+            let req = if reset {
+                UnsealRequest {
+                    reset: true,
+                    ..UnsealRequest::default()
+                }
+            } else {
+                let st: SealStatus = client.get("/v1/sys/seal-status")?;
+                if !st.initialized {
+                    return Err(CliError::new("the server is not initialized")
+                        .hint("run `vault operator init` first"));
+                }
+                if !st.sealed {
+                    output::note("the server is already unsealed");
+                    return print_status(&st, output.format);
+                }
+                if st.mode.as_deref() == Some("passphrase") {
+                    UnsealRequest {
+                        passphrase: Some(prompt::secret("Passphrase", Piped::TrimNewline)?),
+                        ..UnsealRequest::default()
+                    }
+                } else {
+                    UnsealRequest {
+                        share: Some(prompt::secret(
+                            &format!("Unseal share ({} of {} given)", st.progress, st.threshold),
+                            Piped::TrimNewline,
+                        )?),
+                        ..UnsealRequest::default()
+                    }
+                }
+            };
+            let st: SealStatus = client
+                .send(Method::POST, "/v1/sys/unseal", &req)
+                .map_err(|e| e.context("unseal failed"))?;
+            print_status(&st, output.format)
+        }
+        OperatorCommand::Seal { output } => {
+            let st: SealStatus = client.call(Method::POST, "/v1/sys/seal")?;
+            print_status(&st, output.format)
+        }
+        OperatorCommand::Status { output } => {
+            let st: SealStatus = client.get("/v1/sys/seal-status")?;
+            print_status(&st, output.format)
+        }
+    }
+}
+
+fn print_status(st: &SealStatus, format: Format) -> CliResult<u8> {
+    if format == Format::Json {
+        output::json(st)?;
+        return Ok(0);
+    }
+    let mut t = Table::new(&["KEY", "VALUE"]);
+    t.row(vec!["initialized".into(), st.initialized.to_string()]);
+    t.row(vec!["sealed".into(), st.sealed.to_string()]);
+    t.row(vec![
+        "mode".into(),
+        st.mode.clone().unwrap_or_else(|| "-".into()),
+    ]);
+    t.row(vec![
+        "unseal progress".into(),
+        format!("{}/{}", st.progress, st.threshold),
+    ]);
+    t.print("")?;
+    Ok(0)
+}
