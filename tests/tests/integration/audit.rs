@@ -1,0 +1,204 @@
+//! The audit trail: who/what/outcome recorded for allowed, denied and failed
+//! requests; verification catches edited, deleted and reordered records;
+//! export with filters.
+
+use serde_json::Value;
+use vault_core::audit::{AuditVerifyingKey, ExportFile, parse_csv, parse_export};
+use vault_tests::Server;
+
+fn verify(c: &vault_tests::Client) -> Value {
+    let v = c.get("/v1/audit/verify");
+    assert_eq!(v.status, 200, "{v:?}");
+    v.json
+}
+
+#[test]
+fn records_allowed_denied_and_failed_requests() {
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("a", "dev");
+    c.write("a", "dev", "K", "v");
+    let ok = c.read("a", "dev", "K");
+    let denied = s.anonymous().read("a", "dev", "K");
+    assert_eq!(denied.status, 401);
+    let bad_token = c
+        .with_token(Some(
+            "0123456789abcdef01234567.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ))
+        .read("a", "dev", "K");
+    assert_eq!(
+        (bad_token.status, bad_token.code()),
+        (401, "auth.invalid_token")
+    );
+    let missing = c.read("a", "dev", "NOPE");
+    assert_eq!(missing.status, 404);
+    let unknown_route = c.get("/v1/nothing/here");
+    assert_eq!(unknown_route.code(), "route.not_found");
+
+    let recs = c.get("/v1/audit?limit=1000").json["records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let by_rid = |rid: &Option<String>| {
+        recs.iter()
+            .find(|r| Some(r["request_id"].as_str().unwrap().to_owned()) == *rid)
+            .cloned()
+            .unwrap_or_else(|| panic!("no record for {rid:?}"))
+    };
+    let r = by_rid(&ok.request_id);
+    assert_eq!(
+        (
+            r["action"].as_str(),
+            r["resource"].as_str(),
+            r["outcome"].as_str()
+        ),
+        (Some("secret.read"), Some("a/dev/K"), Some("success"))
+    );
+    assert_eq!(r["actor"], "root");
+    assert_eq!(r["source"], "127.0.0.1");
+    let tid = r["token_id"].as_str().unwrap();
+    assert!(
+        s.token.starts_with(tid) && s.token.len() > tid.len() + 10,
+        "token id, not the token"
+    );
+    let r = by_rid(&denied.request_id);
+    assert_eq!(
+        (
+            r["outcome"].as_str(),
+            r["detail"].as_str(),
+            r["actor"].as_str()
+        ),
+        (Some("denied"), Some("auth.required"), Some("anonymous"))
+    );
+    assert_eq!(
+        by_rid(&bad_token.request_id)["detail"],
+        "auth.invalid_token"
+    );
+    let r = by_rid(&missing.request_id);
+    assert_eq!(
+        (r["outcome"].as_str(), r["detail"].as_str()),
+        (Some("error"), Some("secret.not_found"))
+    );
+    let r = by_rid(&unknown_route.request_id);
+    assert_eq!(
+        (r["action"].as_str(), r["resource"].as_str()),
+        (Some("http.get"), Some("/v1/nothing/here"))
+    );
+    for r in &recs {
+        assert!(!r.to_string().contains(&s.token), "token in audit");
+        assert!(!r.to_string().contains("\"v\""));
+    }
+    // Public key.
+    let pk = c.get("/v1/audit/public-key");
+    assert_eq!(pk.json["algorithm"], "ed25519");
+    assert!(pk.json["public_key"].as_str().unwrap().len() >= 43);
+}
+
+#[test]
+fn verify_catches_edit_delete_reorder() {
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("v", "dev");
+    for i in 0..5 {
+        c.write("v", "dev", "K", &i.to_string());
+    }
+    assert_eq!(verify(&c)["ok"], true);
+    let db = rusqlite::Connection::open(s.db_path()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+
+    // Edit.
+    let original: String = db
+        .query_row("SELECT resource FROM audit_log WHERE seq = 4", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    db.execute(
+        "UPDATE audit_log SET resource = 'v/prod/K' WHERE seq = 4",
+        [],
+    )
+    .unwrap();
+    let v = verify(&c);
+    assert_eq!(v["ok"], false);
+    assert!(v["problem"].as_str().unwrap().contains('4'), "{v}");
+    db.execute(
+        "UPDATE audit_log SET resource = ?1 WHERE seq = 4",
+        [&original],
+    )
+    .unwrap();
+    assert_eq!(verify(&c)["ok"], true);
+
+    // Delete (then put back).
+    db.execute_batch("CREATE TEMP TABLE keep AS SELECT * FROM audit_log WHERE seq = 5; DELETE FROM audit_log WHERE seq = 5;").unwrap();
+    let v = verify(&c);
+    assert_eq!(v["ok"], false, "{v}");
+    db.execute_batch("INSERT INTO audit_log SELECT * FROM keep; DROP TABLE keep;")
+        .unwrap();
+    assert_eq!(verify(&c)["ok"], true);
+
+    // Reorder: swap the contents of records 3 and 4.
+    db.execute_batch(
+        "UPDATE audit_log SET seq = -3 WHERE seq = 3;
+         UPDATE audit_log SET seq = 3 WHERE seq = 4;
+         UPDATE audit_log SET seq = 4 WHERE seq = -3;",
+    )
+    .unwrap();
+    let v = verify(&c);
+    assert_eq!(v["ok"], false, "{v}");
+}
+
+fn parse(text: &str) -> ExportFile {
+    parse_export(text.as_bytes()).unwrap_or_else(|e| panic!("export does not parse: {e}\n{text}"))
+}
+
+#[test]
+fn export_filters_and_verifies_offline_with_the_public_key() {
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("e", "dev");
+    c.write("e", "dev", "A", "1");
+    c.write("e", "dev", "B", "2");
+    c.read("e", "dev", "A");
+    s.anonymous().read("e", "dev", "A");
+    let key = AuditVerifyingKey::from_base64(
+        c.get("/v1/audit/public-key").json["public_key"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+
+    let j = c.get("/v1/audit/export?format=jsonl&action=secret.write");
+    assert_eq!(j.status, 200);
+    let file = parse(&j.text);
+    let recs: Vec<_> = file.records().collect();
+    assert_eq!(recs.len(), 2);
+    assert!(recs.iter().all(|r| r.action == "secret.write"));
+    // Left-out records stay as hashes: the filtered file still verifies.
+    let rep = file.verify(Some(&key), None);
+    assert!(rep.is_ok(), "{}", rep.summary());
+
+    let j = c.get("/v1/audit/export?format=jsonl&actor=anonymous&resource=e/dev");
+    let file = parse(&j.text);
+    let recs: Vec<_> = file.records().collect();
+    assert_eq!(recs.len(), 1, "{}", j.text);
+    assert_eq!(recs[0].outcome, vault_core::audit::Outcome::Denied);
+
+    let csv = c.get("/v1/audit/export?format=csv&action=secret.*");
+    assert!(csv.content_type.clone().unwrap().starts_with("text/csv"));
+    let file = parse_csv(csv.text.as_bytes()).unwrap();
+    assert_eq!(file.records().count(), 4, "{}", csv.text);
+    assert!(file.verify(Some(&key), None).is_ok());
+
+    // An edited export is caught offline.
+    let full = c.get("/v1/audit/export?format=jsonl").text;
+    assert!(parse(&full).verify(Some(&key), None).is_ok());
+    let edited = full.replacen("\"e/dev/B\"", "\"e/prod/B\"", 1);
+    assert_ne!(edited, full);
+    assert!(!parse(&edited).verify(Some(&key), None).is_ok());
+
+    let future = c.get("/v1/audit/export?format=jsonl&from=2999-01-01");
+    assert_eq!(parse(&future.text).records().count(), 0);
+    let bad = c.get("/v1/audit/export?format=xml");
+    assert_eq!(bad.code(), "request.invalid_format");
+    let bad = c.get("/v1/audit?from=yesterday");
+    assert_eq!(bad.code(), "request.invalid_time");
+}

@@ -1,0 +1,286 @@
+//! The admin commands through the real CLI: audit export and offline
+//! verification (and tamper detection, exit 3), key rotation and a followed
+//! rewrap, operator status, JSON output, completion scripts.
+
+use vault_tests::Server;
+use vault_tests::cli::{run, seed, stderr, stdout};
+
+#[test]
+fn audit_export_verifies_offline_and_tampering_exits_3() {
+    let s = Server::dev();
+    seed(&s, "a", "dev", &[("K", "v1"), ("L", "v2")]);
+    let dir = tempfile::tempdir().unwrap();
+    let key = stdout(&run(&s, &["audit", "verify", "--print-public-key"]));
+    let key = key.trim();
+    assert!(!key.is_empty());
+    let o = run(&s, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for format in ["jsonl", "csv"] {
+        let file = dir.path().join(format!("audit.{format}"));
+        let f = file.to_str().unwrap();
+        let o = run(&s, &["audit", "export", "--format", format, "-o", f]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = run(&s, &["audit", "verify", "--file", f, "--public-key", key]);
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        assert!(stdout(&o).contains(": ok:"), "{}", stdout(&o));
+
+        // Edit one record's resource: detected, exit code 3.
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("a/dev/K"));
+        let bad = dir.path().join(format!("tampered.{format}"));
+        std::fs::write(&bad, text.replacen("a/dev/K", "a/dev/Z", 1)).unwrap();
+        let o = run(
+            &s,
+            &[
+                "audit",
+                "verify",
+                "--file",
+                bad.to_str().unwrap(),
+                "--public-key",
+                key,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(3), "{format}: {}", stderr(&o));
+        assert!(stdout(&o).contains("was edited"), "{}", stdout(&o));
+    }
+    // A key file works as well as the text; a wrong key is an error, not "ok".
+    let key_file = dir.path().join("audit.pub");
+    std::fs::write(&key_file, key).unwrap();
+    let f = dir.path().join("audit.jsonl");
+    let o = run(
+        &s,
+        &[
+            "audit",
+            "verify",
+            "--file",
+            f.to_str().unwrap(),
+            "--public-key",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(
+        &s,
+        &[
+            "audit",
+            "verify",
+            "--file",
+            f.to_str().unwrap(),
+            "--public-key",
+            "not-a-key",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("public key"), "{}", stderr(&o));
+
+    let o = run(
+        &s,
+        &[
+            "audit",
+            "list",
+            "--action",
+            "secret.write",
+            "--format",
+            "json",
+        ],
+    );
+    let page: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(page["records"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn keys_rotate_and_a_followed_rewrap() {
+    let s = Server::dev();
+    seed(&s, "k", "dev", &[("A", "1"), ("B", "2"), ("C", "3")]);
+    let o = run(&s, &["keys", "rotate", "-p", "k", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kek: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(kek["version"], 2);
+    let o = run(&s, &["keys", "rewrap", "-p", "k", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let job: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(job["state"], "done", "{job}");
+    let o = run(&s, &["keys", "status", "-p", "k", "--format", "json"]);
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v1 = st["keks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["version"] == 1)
+        .unwrap();
+    assert_eq!(v1["data_keys"], 0, "{st}");
+    let table = stdout(&run(&s, &["keys", "status"]));
+    assert!(
+        table.contains("PROJECT") && table.contains("decrypt-only"),
+        "{table}"
+    );
+    // The data is still there.
+    let o = run(
+        &s,
+        &[
+            "run",
+            "-p",
+            "k",
+            "-e",
+            "dev",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$A$B$C\"",
+        ],
+    );
+    assert_eq!(stdout(&o), "123");
+}
+
+#[test]
+fn operator_status_projects_and_completion() {
+    let s = Server::dev();
+    let o = run(&s, &["operator", "status", "--format", "json"]);
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (st["initialized"].as_bool(), st["sealed"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert!(run(&s, &["projects", "create", "p1"]).status.success());
+    assert!(
+        run(&s, &["envs", "create", "-p", "p1", "dev"])
+            .status
+            .success()
+    );
+    let o = run(&s, &["projects", "create", "p1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("hint:"), "{}", stderr(&o));
+    let list = stdout(&run(&s, &["envs", "list", "-p", "p1"]));
+    assert!(
+        list.starts_with("ENVIRONMENT") && list.contains("dev"),
+        "{list}"
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&s, &["completion", shell]);
+        assert!(o.status.success());
+        assert!(stdout(&o).contains("secrets"), "{shell}");
+    }
+}
+
+#[test]
+fn operator_init_unseal_seal_through_the_cli() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndanger_plain_http_loopback = true\n\
+         data_dir = \"{}\"\n",
+        dir.display()
+    );
+    let s = Server::with_config(&config, &dir);
+    let o = run(&s, &["operator", "status", "--format", "json"]);
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["initialized"], false, "{}", stderr(&o));
+
+    let o = run(
+        &s,
+        &[
+            "operator",
+            "init",
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let init: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let shares: Vec<String> = init["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(shares.len(), 3);
+    let root = init["root_token"].as_str().unwrap().to_owned();
+
+    // Each share on stdin, never on the command line.
+    let unseal = |share: &str| {
+        let mut child = vault_tests::cli::vault(&s)
+            .args(["operator", "unseal", "--format", "json"])
+            .env("VAULT_TOKEN", &root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{share}").unwrap();
+        drop(stdin);
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(!stderr(&o).contains(share));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let st = unseal(&shares[0]);
+    assert_eq!(
+        (st["sealed"].as_bool(), st["progress"].as_u64()),
+        (Some(true), Some(1))
+    );
+    let st = unseal(&shares[2]);
+    assert_eq!(st["sealed"], false, "{st}");
+
+    let as_root = |args: &[&str]| {
+        vault_tests::cli::vault(&s)
+            .args(args)
+            .env("VAULT_TOKEN", &root)
+            .output()
+            .unwrap()
+    };
+    assert!(as_root(&["projects", "create", "p"]).status.success());
+    let o = as_root(&["operator", "seal"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = as_root(&["projects", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unseal"), "{}", stderr(&o));
+}
+
+#[test]
+fn https_server_needs_the_ca_from_vault_cacert_or_cacert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = vault_tests::self_signed_cert(tmp.path());
+    let dir = tmp.path().join("data");
+    let cfg = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        dir.display(),
+        cert.display(),
+        key.display()
+    );
+    let s = Server::with_config(&cfg, &dir);
+    let https = s.addr.replace("http://", "https://");
+    let status = |extra: &[(&str, &str)], args: &[&str]| {
+        let mut c = vault_tests::cli::vault(&s);
+        c.env("VAULT_ADDR", &https);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        c.args(args)
+            .args(["operator", "status", "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    let o = status(&[], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("VAULT_CACERT"), "{}", stderr(&o));
+    let o = status(&[("VAULT_CACERT", cert.to_str().unwrap())], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = status(&[], &["--cacert", cert.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A CA file without a certificate is refused with a clear message.
+    let o = status(&[("VAULT_CACERT", key.to_str().unwrap())], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no certificate found"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,0 +1,146 @@
+//! Password login: enumeration-safe answers and growing delays per account
+//! and per source address, all audited without credentials.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::identity_kit::{PW, advance, login_resp, refused, server, user};
+
+#[test]
+fn unknown_user_wrong_password_and_disabled_look_the_same() {
+    let s = server();
+    let admin = s.client();
+    user(&admin, "alice");
+    user(&admin, "locked");
+    assert_eq!(admin.post_empty("/v1/users/locked/disable").status, 200);
+    // Warm up (the dummy hash is made on first use).
+    let _ = login_resp(&s, "warmup", "whatever whatever");
+    let cases = [
+        ("nobody", PW),
+        ("alice", "wrong password entirely"),
+        ("locked", PW),
+        ("NOT A VALID NAME!", PW),
+    ];
+    let mut bodies = Vec::new();
+    let mut times = Vec::new();
+    for (name, pw) in cases {
+        let t = Instant::now();
+        let r = login_resp(&s, name, pw);
+        times.push(t.elapsed());
+        refused(&r, 401, "auth.invalid_credentials");
+        bodies.push(r.json["error"]["message"].as_str().unwrap_or("").to_owned());
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+    // Timing: comparable (loose: all do one Argon2id verification).
+    let max = times.iter().max().copied().unwrap_or_default();
+    let min = times.iter().min().copied().unwrap_or_default();
+    assert!(
+        max <= min * 20 + Duration::from_millis(250),
+        "login times differ too much: {times:?}"
+    );
+    let ok = login_resp(&s, "ALICE", PW);
+    assert_eq!(ok.status, 200, "usernames are normalized: {ok:?}");
+    assert!(ok.json["token"].as_str().unwrap().contains('.'));
+    // Audit: failures and the success, never a password.
+    let audit = admin.get("/v1/audit?action=auth.login&limit=100").text;
+    assert!(audit.contains("auth.invalid_credentials"), "{audit}");
+    assert!(audit.contains("\"success\""), "{audit}");
+    assert!(
+        !audit.contains(PW) && !audit.contains("wrong password"),
+        "{audit}"
+    );
+}
+
+#[test]
+fn throttling_grows_and_is_audited() {
+    let s = server();
+    let admin = s.client();
+    user(&admin, "alice");
+    // Three free failures, then the account waits 1 s, then 2 s, ...
+    for _ in 0..4 {
+        refused(
+            &login_resp(&s, "alice", "wrong wrong wrong"),
+            401,
+            "auth.invalid_credentials",
+        );
+    }
+    // Even the right password waits now (the server's clock stands still).
+    let r = login_resp(&s, "alice", PW);
+    refused(&r, 429, "auth.throttled");
+    // Unknown accounts throttle the same way (no enumeration by 429).
+    for _ in 0..4 {
+        let _ = login_resp(&s, "ghost", "wrong wrong wrong");
+    }
+    refused(&login_resp(&s, "ghost", PW), 429, "auth.throttled");
+    advance(&s, 1);
+    refused(
+        &login_resp(&s, "alice", "wrong wrong wrong"),
+        401,
+        "auth.invalid_credentials",
+    );
+    // Fifth failure: 2 s now.
+    advance(&s, 1);
+    refused(&login_resp(&s, "alice", PW), 429, "auth.throttled");
+    advance(&s, 1);
+    assert_eq!(login_resp(&s, "alice", PW).status, 200);
+    // Success clears the account's count.
+    refused(
+        &login_resp(&s, "alice", "wrong wrong wrong"),
+        401,
+        "auth.invalid_credentials",
+    );
+    assert_eq!(login_resp(&s, "alice", PW).status, 200);
+    let audit = admin.get("/v1/audit?action=auth.login&limit=200").text;
+    assert!(audit.contains("auth.throttled"), "{audit}");
+    let _ = json!({});
+}
+
+#[test]
+fn per_address_throttling() {
+    let s = server();
+    // 30 failures over many accounts from one address: the address waits.
+    for i in 0..31 {
+        let _ = login_resp(&s, &format!("spray{i}"), "wrong wrong wrong");
+    }
+    refused(
+        &login_resp(&s, "fresh", "wrong wrong"),
+        429,
+        "auth.throttled",
+    );
+}
+
+#[test]
+fn a_login_storm_does_not_starve_other_requests() {
+    // Real (OWASP) Argon2id parameters here: the cap on concurrent hashes
+    // keeps the async runtime free for everyone else.
+    let s = vault_tests::Server::dev_with(vault_tests::Options {
+        env: vec![("VAULT_IDENTITY_MAX_CONCURRENT_HASHES".into(), "1".into())],
+    });
+    let root = s.client();
+    let storm: Vec<_> = (0..12)
+        .map(|i| {
+            let c = s.anonymous();
+            std::thread::spawn(move || {
+                c.post(
+                    "/v1/auth/login",
+                    json!({ "username": format!("storm{i}"), "password": "wrong password here" }),
+                )
+                .status
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(root.get("/v1/projects").status, 200);
+    }
+    let during = t.elapsed();
+    for h in storm {
+        assert_eq!(h.join().unwrap(), 401);
+    }
+    assert!(
+        during < Duration::from_secs(2),
+        "requests waited {during:?} behind the login storm"
+    );
+}

@@ -1,0 +1,172 @@
+//! Init → unseal → restart → unseal → data intact; sealed refuses secret
+//! routes; dev mode reopens its data dir with a fresh working token.
+
+use serde_json::json;
+use vault_tests::{Client, Options, Server};
+
+const PLAIN: &str = "[server]\nlisten = \"127.0.0.1:0\"\ndanger_plain_http_loopback = true\n";
+
+fn config(dir: &std::path::Path) -> String {
+    format!("{PLAIN}data_dir = \"{}\"\n", dir.display())
+}
+
+#[test]
+fn shamir_init_unseal_restart_data_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut s = Server::with_config(&config(&dir), &dir);
+    let anon = s.anonymous();
+    let h = anon.get("/v1/sys/health");
+    assert_eq!(h.json["initialized"], false);
+    assert_eq!(h.json["sealed"], true);
+
+    // Before init, secret routes are refused as sealed.
+    assert_eq!(anon.get("/v1/projects").code(), "vault.sealed");
+
+    let init = anon.post(
+        "/v1/sys/init",
+        json!({"mode": {"type": "shamir", "shares": 3, "threshold": 2}}),
+    );
+    assert_eq!(init.status, 200, "{init:?}");
+    let shares: Vec<String> = init.json["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(shares.len(), 3);
+    let token = init.json["root_token"].as_str().unwrap().to_owned();
+    // A second init is refused.
+    let again = anon.post(
+        "/v1/sys/init",
+        json!({"mode": {"type": "shamir", "shares": 1, "threshold": 1}}),
+    );
+    assert_eq!(again.status, 409);
+
+    let c = Client::new(&s.addr, Some(&token));
+    assert_eq!(c.get("/v1/projects").status, 503, "sealed after init");
+    let st = anon.post("/v1/sys/unseal", json!({"share": shares[0]}));
+    assert_eq!(st.json["sealed"], true);
+    assert_eq!(st.json["progress"], 1);
+    let st = anon.post("/v1/sys/unseal", json!({"share": shares[2]}));
+    assert_eq!(st.json["sealed"], false, "{st:?}");
+
+    c.setup("demo", "dev");
+    c.write("demo", "dev", "DB_URL", "postgres://one");
+    c.write("demo", "dev", "DB_URL", "postgres://two");
+
+    // Seal: secret routes answer 503 vault.sealed, health still works.
+    assert_eq!(c.post_empty("/v1/sys/seal").status, 200);
+    let r = c.read("demo", "dev", "DB_URL");
+    assert_eq!((r.status, r.code()), (503, "vault.sealed"));
+    assert_eq!(anon.get("/v1/sys/health").json["sealed"], true);
+
+    // Restart: comes up sealed; a wrong share is refused; the right ones unseal.
+    assert!(s.stop(), "clean shutdown");
+    let s2 = Server::with_config(&config(&dir), &dir);
+    let anon = s2.anonymous();
+    assert_eq!(anon.get("/v1/sys/health").json["sealed"], true);
+    let c = Client::new(&s2.addr, Some(&token));
+    assert_eq!(c.read("demo", "dev", "DB_URL").code(), "vault.sealed");
+    anon.post("/v1/sys/unseal", json!({"share": shares[1]}));
+    let st = anon.post("/v1/sys/unseal", json!({"share": shares[0]}));
+    assert_eq!(st.json["sealed"], false, "{st:?}");
+    let r = c.read("demo", "dev", "DB_URL");
+    assert_eq!(r.json["value"], "postgres://two", "{r:?}");
+    assert_eq!(r.json["version"], 2);
+    let v1 = c.get("/v1/projects/demo/environments/dev/secrets/DB_URL?version=1");
+    assert_eq!(v1.json["value"], "postgres://one");
+}
+
+#[test]
+fn passphrase_mode_and_wrong_passphrase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut s = Server::with_config(&config(&dir), &dir);
+    let anon = s.anonymous();
+    let short = anon.post(
+        "/v1/sys/init",
+        json!({"mode": {"type": "passphrase", "passphrase": "short"}}),
+    );
+    assert_eq!(short.status, 400);
+    let init = anon.post(
+        "/v1/sys/init",
+        json!({"mode": {"type": "passphrase", "passphrase": "correct horse battery staple"}}),
+    );
+    assert_eq!(init.status, 200, "{init:?}");
+    let token = init.json["root_token"].as_str().unwrap().to_owned();
+    let bad = anon.post(
+        "/v1/sys/unseal",
+        json!({"passphrase": "wrong horse battery staple"}),
+    );
+    assert_eq!((bad.status, bad.code()), (400, "sys.unseal_failed"));
+    let ok = anon.post(
+        "/v1/sys/unseal",
+        json!({"passphrase": "correct horse battery staple"}),
+    );
+    assert_eq!(ok.json["sealed"], false, "{ok:?}");
+    let c = Client::new(&s.addr, Some(&token));
+    c.setup("pp", "prod");
+    c.write("pp", "prod", "K", "v");
+    assert!(s.stop());
+    let s2 = Server::with_config(&config(&dir), &dir);
+    s2.anonymous().post(
+        "/v1/sys/unseal",
+        json!({"passphrase": "correct horse battery staple"}),
+    );
+    let c = Client::new(&s2.addr, Some(&token));
+    assert_eq!(c.read("pp", "prod", "K").json["value"], "v");
+}
+
+#[test]
+fn key_file_mode_unseals_itself_on_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let cfg = format!(
+        "{}\n[unseal]\nkey_file = \"{}\"\n",
+        config(&dir),
+        tmp.path().join("unseal.key").display()
+    );
+    let mut s = Server::with_config(&cfg, &dir);
+    let init = s
+        .anonymous()
+        .post("/v1/sys/init", json!({"mode": {"type": "key_file"}}));
+    assert_eq!(init.status, 200, "{init:?}");
+    let token = init.json["root_token"].as_str().unwrap().to_owned();
+    let c = Client::new(&s.addr, Some(&token));
+    c.setup("kf", "dev");
+    c.write("kf", "dev", "A", "1");
+    assert!(s.stop());
+    let s2 = Server::with_config(&cfg, &dir);
+    assert_eq!(s2.anonymous().get("/v1/sys/health").json["sealed"], false);
+    assert_eq!(
+        Client::new(&s2.addr, Some(&token))
+            .read("kf", "dev", "A")
+            .json["value"],
+        "1"
+    );
+}
+
+#[test]
+fn dev_mode_reopens_data_with_a_working_token() {
+    let mut s = Server::dev();
+    let c = s.client();
+    c.setup("demo", "dev");
+    c.write("demo", "dev", "API_KEY", "first");
+    let dir = s.data_dir.clone();
+    let tmp = s.take_tmp();
+    assert!(s.stop());
+    let s2 = Server::dev_in(&dir, Options::default());
+    assert_ne!(s2.token, s.token, "a fresh token each start");
+    let r = s2.client().read("demo", "dev", "API_KEY");
+    assert_eq!(r.json["value"], "first", "{r:?}");
+    // The old token still works too (tokens live in the database).
+    assert_eq!(
+        Client::new(&s2.addr, Some(&s.token))
+            .read("demo", "dev", "API_KEY")
+            .status,
+        200
+    );
+    drop(s2);
+    drop(tmp);
+}
