@@ -128,3 +128,144 @@ pub fn kill(signal: &str, target: &str) {
         .expect("kill");
     assert!(st.success(), "kill -{signal} {target} failed");
 }
+
+/// Every live descendant of `pid`, children before grandchildren.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = children_of(pid);
+    let mut i = 0;
+    while i < out.len() {
+        let more = children_of(out[i]);
+        out.extend(more);
+        i += 1;
+    }
+    out
+}
+
+/// A program on a pseudo-terminal (util-linux `script`), driven like a
+/// keyboard: send keys, wait for output, and a hard deadline, so a program
+/// that stops or hangs fails the test instead of hanging it. Dropping it
+/// kills what is left.
+pub struct Terminal {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    deadline: Instant,
+}
+
+impl Terminal {
+    /// Runs `command` (a shell command line) under `shell` on a new
+    /// terminal, with the server's address and token in the environment.
+    /// The whole session must end within `limit`.
+    pub fn start(server: &Server, shell: &str, command: &str, limit: Duration) -> Terminal {
+        assert!(
+            Command::new("script").arg("--version").output().is_ok(),
+            "util-linux `script` is needed for the terminal tests (scripts/test installs it)"
+        );
+        let mut c = Command::new("script");
+        vault_env(&mut c, server);
+        let mut child = c
+            .env("SHELL", shell)
+            .args(["-q", "-e", "-c", command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start script");
+        let stdin = child.stdin.take();
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reader = child.stdout.take().map(|mut out| {
+            let sink = output.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = std::io::Read::read(&mut out, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().expect("screen").extend_from_slice(&buf[..n]);
+                }
+            })
+        });
+        Terminal {
+            child,
+            stdin,
+            output,
+            reader,
+            deadline: Instant::now() + limit,
+        }
+    }
+
+    /// `script`'s process id (the terminal session is its child's).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Types `keys`.
+    pub fn send(&mut self, keys: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("terminal input already closed");
+        std::io::Write::write_all(stdin, keys).expect("write to the terminal");
+        std::io::Write::flush(stdin).expect("flush the terminal");
+    }
+
+    /// Everything the terminal has shown so far.
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().expect("screen")).into_owned()
+    }
+
+    /// Waits until `f` holds, failing with the screen at the deadline.
+    pub fn wait_for(&mut self, what: &str, mut f: impl FnMut(&Terminal) -> bool) {
+        while !f(self) {
+            if Instant::now() > self.deadline {
+                let screen = self.output();
+                self.kill_all();
+                panic!("terminal: timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the screen shows `text`.
+    pub fn wait_for_text(&mut self, text: &str) {
+        self.wait_for(&format!("{text:?} on the screen"), |t| {
+            t.output().contains(text)
+        });
+    }
+
+    /// Closes the keyboard and waits for the session to end: its exit code
+    /// and the whole screen.
+    pub fn finish(mut self) -> (i32, String) {
+        drop(self.stdin.take());
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait for script") {
+                if let Some(r) = self.reader.take() {
+                    let _ = r.join();
+                }
+                return (st.code().unwrap_or(-1), self.output());
+            }
+            if Instant::now() > self.deadline {
+                let screen = self.output();
+                self.kill_all();
+                panic!("terminal: the session did not end in time; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for p in descendants(self.child.id()).into_iter().rev() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &p.to_string()])
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.kill_all();
+        }
+    }
+}

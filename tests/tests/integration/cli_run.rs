@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use vault_tests::Server;
 use vault_tests::cli::{
-    children_of, cmdline, is_dead, kill, proc_state, run, seed, stderr, stdout, vault, vault_env,
-    wait_until,
+    Terminal, children_of, cmdline, descendants, is_dead, kill, proc_state, run, seed, stderr,
+    stdout, vault, wait_until,
 };
 
 const TRICKY: &str = "a b  'single' \"double\" $HOME `x` \\n\nsecond line\ttab é ☃ ";
@@ -438,67 +438,110 @@ fn integrity_error_fails_closed_before_the_child_starts() {
     }
 }
 
-/// Runs `vault ARGS` on a pseudo-terminal (util-linux `script`), feeding
-/// `input` chunks with pauses.
-fn on_a_terminal(s: &Server, args: &[&str], input: &[&[u8]]) -> (i32, String) {
-    assert!(
-        Command::new("script").arg("--version").output().is_ok(),
-        "util-linux `script` is needed for the terminal tests (scripts/test installs it)"
-    );
-    let quoted: Vec<String> = std::iter::once(vault_tests::cli_bin().display().to_string())
+/// `vault ARGS` as a shell command line.
+fn vault_line(args: &[&str]) -> String {
+    std::iter::once(vault_tests::cli_bin().display().to_string())
         .chain(args.iter().map(|a| (*a).to_owned()))
         .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-        .collect();
-    let mut script = Command::new("script");
-    vault_env(&mut script, s);
-    let mut child = script
-        .args(["-q", "-e", "-c", &quoted.join(" "), "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    for chunk in input {
-        use std::io::Write;
-        stdin.write_all(chunk).unwrap();
-        stdin.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(400));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    drop(stdin);
-    let o = child.wait_with_output().unwrap();
-    (o.status.code().unwrap_or(-1), stdout(&o))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
+
+/// The shells that start `vault` on a terminal: bash runs it as the session's
+/// process-group leader (it execs a lone command), dash as a member of its own
+/// group without job control (as `sh -c` or make do).
+const SHELLS: [&str; 2] = ["/bin/bash", "/bin/sh"];
 
 #[test]
 fn supervised_on_a_terminal_child_reads_it_and_gets_ctrl_c_once() {
     let s = server_with_secrets();
     let dir = tempfile::tempdir().unwrap();
     let reader = dir.path().join("reader.sh");
-    std::fs::write(&reader, "read x; echo \"got:$x\"; exit 3\n").unwrap();
+    std::fs::write(&reader, "echo ready; read x; echo \"got:$x\"; exit 3\n").unwrap();
     let counter = dir.path().join("counter.sh");
     std::fs::write(
         &counter,
-        "n=0\ntrap 'n=$((n+1)); echo \"INT$n\"' INT\nwhile [ $n -lt 2 ]; do sleep 0.1; done\nexit 5\n",
+        "n=0\ntrap 'n=$((n+1)); echo \"INT$n\"' INT\necho ready\nwhile [ $n -lt 2 ]; do sleep 0.1; done\nexit 5\n",
     )
     .unwrap();
     let base = ["run", "-p", "demo", "-e", "dev", "--supervise", "--", "sh"];
-    let mut args = base.to_vec();
-    args.push(reader.to_str().unwrap());
-    let (code, out) = on_a_terminal(&s, &args, &[b"hello\n"]);
-    assert_eq!(code, 3, "{out}");
-    assert!(out.contains("got:hello"), "{out}");
+    for shell in SHELLS {
+        let mut args = base.to_vec();
+        args.push(reader.to_str().unwrap());
+        let mut t = Terminal::start(&s, shell, &vault_line(&args), Duration::from_secs(30));
+        t.wait_for_text("ready");
+        t.send(b"hello\n");
+        t.wait_for_text("got:");
+        let (code, out) = t.finish();
+        assert_eq!(code, 3, "{shell}: {out}");
+        assert!(out.contains("got:hello"), "{shell}: {out}");
 
-    let mut args = base.to_vec();
-    args.push(counter.to_str().unwrap());
-    let (code, out) = on_a_terminal(&s, &args, &[b"\x03", b"\x03"]);
-    assert_eq!(code, 5, "{out}");
-    assert!(
-        out.contains("INT1") && out.contains("INT2") && !out.contains("INT3"),
-        "{out}"
+        let mut args = base.to_vec();
+        args.push(counter.to_str().unwrap());
+        let mut t = Terminal::start(&s, shell, &vault_line(&args), Duration::from_secs(30));
+        t.wait_for_text("ready");
+        // One key press at a time: a second SIGINT sent before the first is
+        // handled would merge with it.
+        t.send(b"\x03");
+        t.wait_for_text("INT1");
+        t.send(b"\x03");
+        t.wait_for_text("INT2");
+        let (code, out) = t.finish();
+        assert_eq!(code, 5, "{shell}: {out}");
+        assert!(!out.contains("INT3"), "{shell}: {out}");
+    }
+}
+
+/// The state letter of the process running `reader.sh` under `term`.
+fn reader_state(term: &Terminal) -> Option<char> {
+    descendants(term.pid())
+        .into_iter()
+        .find(|p| cmdline(*p).contains("reader.sh") && !cmdline(*p).contains("vault"))
+        .and_then(|p| proc_state(p).map(|(st, _)| st))
+}
+
+#[test]
+fn supervised_child_follows_job_control_in_an_interactive_shell() {
+    let s = server_with_secrets();
+    let dir = tempfile::tempdir().unwrap();
+    let reader = dir.path().join("reader.sh");
+    std::fs::write(&reader, "echo ready; read x; echo \"got:$x\"; exit 3\n").unwrap();
+    let line = vault_line(&[
+        "run",
+        "-p",
+        "demo",
+        "-e",
+        "dev",
+        "--supervise",
+        "--",
+        "sh",
+        reader.to_str().unwrap(),
+    ]);
+    let mut t = Terminal::start(
+        &s,
+        "/bin/bash",
+        "bash --norc --noprofile -i",
+        Duration::from_secs(40),
     );
+    t.send(format!("{line}\n").as_bytes());
+    t.wait_for_text("ready");
+    // Ctrl-Z stops the child and the job; the shell gets its prompt back.
+    t.send(b"\x1a");
+    t.wait_for("the child to stop", |t| reader_state(t) == Some('T'));
+    t.wait_for_text("Stopped");
+    // `fg` hands the terminal back to the child, which reads it.
+    t.send(b"fg\n");
+    t.wait_for("the child to run again", |t| {
+        matches!(reader_state(t), Some('S' | 'R'))
+    });
+    t.send(b"hello\n");
+    t.wait_for_text("got:hello");
+    // `$?` after `fg` is the job's exit status: the child's.
+    t.send(b"echo \"rc=$?\"\n");
+    t.wait_for_text("rc=3");
+    t.send(b"exit\n");
+    let (_, out) = t.finish();
+    assert!(out.contains("got:hello"), "{out}");
 }
 
 #[test]

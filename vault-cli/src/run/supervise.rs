@@ -8,14 +8,20 @@
 //!   (SIGKILL), so it dies if the CLI dies, even by SIGKILL;
 //! - the exit status is the child's: its code, or 128+N for signal N.
 //!
-//! On a terminal, when a job-control shell started us in the foreground
-//! (we lead our own process group and own the terminal), the child's group
-//! is given the terminal: interactive programs can read it, and Ctrl-C or
-//! Ctrl-\ from the keyboard reach the child directly, once (our group no
-//! longer receives them). Ctrl-Z stops the child; we then stop ourselves so
-//! the shell sees the job stop, and on `fg` we hand the terminal back to the
-//! child and continue it. The shell takes the terminal back when we exit.
-
+//! On a terminal, when our process group is the terminal's foreground group
+//! (a shell started us in the foreground, with or without job control), the
+//! child's group is given the terminal: interactive programs can read it, and
+//! Ctrl-C or Ctrl-\\ from the keyboard reach the child directly, once (our
+//! group no longer receives them). The terminal goes back to our group when
+//! the child ends, because a shell without job control (`sh -c`, make) would
+//! never take it back.
+//!
+//! Job control follows the child: when it stops (Ctrl-Z, or a terminal read
+//! from the background), we give the terminal back and stop our own group
+//! with the same signal, so the shell sees the job stop; on `fg` the child
+//! gets the terminal again and is continued, on `bg` it is just continued.
+//! In an orphaned group, where the kernel discards stop signals, the child is
+//! continued at once, as it would be without us.
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::process::Command;
@@ -35,16 +41,27 @@ pub const FORWARDED: [i32; 7] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGU
 /// The shim's argument saying it must wait to own the terminal before exec.
 pub const TTY_ARG: &str = "tty";
 
-/// Whether to give the child the terminal: stdin is a terminal, we lead our
-/// process group (a job-control shell made us a job, so it will reclaim the
-/// terminal after us) and that group is the terminal's foreground group.
+/// Whether to give the child the terminal: stdin is a terminal and our
+/// process group is its foreground group.
 fn should_hand_over_terminal() -> bool {
     let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return false;
+    stdin.is_terminal()
+        && rustix::termios::tcgetpgrp(&stdin).is_ok_and(|fg| fg == rustix::process::getpgrp())
+}
+
+/// Makes `group` the terminal's foreground group. SIGTTOU is blocked in this
+/// thread, so the call also works once our own group is in the background
+/// (unblocked, the kernel would stop our whole group instead).
+fn give_terminal_to(group: Pid) {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal as NixSignal, pthread_sigmask};
+    let mut ttou = SigSet::empty();
+    ttou.add(NixSignal::SIGTTOU);
+    let mut old = SigSet::empty();
+    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old)).is_ok();
+    let _ = rustix::termios::tcsetpgrp(std::io::stdin(), group);
+    if blocked {
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     }
-    let me = rustix::process::getpgrp();
-    me == rustix::process::getpid() && rustix::termios::tcgetpgrp(&stdin).is_ok_and(|fg| fg == me)
 }
 
 /// In the shim: waits (briefly) until the supervisor has made our process
@@ -83,8 +100,9 @@ pub fn run(target: &Target, env: &[(OsString, OsString)]) -> CliResult<u8> {
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let child = cmd.spawn().map_err(|e| exec_error(&target.program, e))?;
     let pid = Pid::from_child(&child);
+    let ours = rustix::process::getpgrp();
     if terminal {
-        let _ = rustix::termios::tcsetpgrp(std::io::stdin(), pid);
+        give_terminal_to(pid);
     }
     let handle = signals.handle();
     let forwarder = std::thread::spawn(move || {
@@ -92,42 +110,35 @@ pub fn run(target: &Target, env: &[(OsString, OsString)]) -> CliResult<u8> {
             if let Some(sig) = Signal::from_named_raw(raw) {
                 // ESRCH after the child is gone is fine.
                 let _ = rustix::process::kill_process_group(pid, sig);
+                // A stopped child acts on HUP or TERM only once continued,
+                // as a shell's `kill %job` does.
+                if sig == Signal::HUP || sig == Signal::TERM {
+                    let _ = rustix::process::kill_process_group(pid, Signal::CONT);
+                }
             }
         }
     });
-    let result = wait(pid, terminal);
+    let result = wait(pid, ours);
+    if terminal && rustix::termios::tcgetpgrp(std::io::stdin()).is_ok_and(|fg| fg == pid) {
+        give_terminal_to(ours);
+    }
     handle.close();
     let _ = forwarder.join();
     result
 }
 
-/// Waits for the child to end, following job-control stops on a terminal.
-fn wait(pid: Pid, terminal: bool) -> CliResult<u8> {
-    let opts = if terminal {
-        WaitOptions::UNTRACED
-    } else {
-        WaitOptions::empty()
-    };
+/// Waits for the child to end, following its job-control stops.
+fn wait(pid: Pid, ours: Pid) -> CliResult<u8> {
     loop {
-        let waited = rustix::process::waitpid(Some(pid), opts);
+        let waited = rustix::process::waitpid(Some(pid), WaitOptions::UNTRACED);
         let st = match waited {
             Ok(Some((_, st))) => st,
             Ok(None) => continue,
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(CliError::new("lost track of the child process").source(e)),
         };
-        if st.stopped() {
-            // Ctrl-Z (or SIGTTIN/SIGTTOU): stop with the child, so the
-            // shell sees the job stop and takes the terminal back.
-            let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::STOP);
-            // Resumed. In the foreground (`fg`) give the terminal back to
-            // the child; in the background (`bg`) leave it with the shell.
-            let stdin = std::io::stdin();
-            let ours = rustix::process::getpgrp();
-            if rustix::termios::tcgetpgrp(&stdin).is_ok_and(|fg| fg == ours) {
-                let _ = rustix::termios::tcsetpgrp(&stdin, pid);
-            }
-            let _ = rustix::process::kill_process_group(pid, Signal::CONT);
+        if let Some(raw) = st.stopping_signal() {
+            follow_stop(pid, ours, raw);
             continue;
         }
         if let Some(code) = st.exit_status() {
@@ -137,4 +148,32 @@ fn wait(pid: Pid, terminal: bool) -> CliResult<u8> {
             return Ok(status::from_signal(sig));
         }
     }
+}
+
+/// The child stopped on signal `raw`: stop our group the same way (SIGSTOP,
+/// which cannot be discarded, is passed on as SIGTSTP), then, once we run
+/// again, continue the child, in the foreground if our group is.
+fn follow_stop(pid: Pid, ours: Pid, raw: i32) {
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    if terminal && rustix::termios::tcgetpgrp(&stdin).is_ok_and(|fg| fg == pid) {
+        give_terminal_to(ours);
+    }
+    let stop = match Signal::from_named_raw(raw) {
+        Some(sig) if sig == Signal::TTIN || sig == Signal::TTOU => sig,
+        _ => Signal::TSTP,
+    };
+    // We stop here (unless our group is orphaned) until the shell continues us.
+    let _ = rustix::process::kill_process_group(ours, stop);
+    let foreground = terminal && rustix::termios::tcgetpgrp(&stdin).is_ok_and(|fg| fg == ours);
+    if stop != Signal::TSTP && !foreground {
+        // Still in the background, so the kernel discarded our stop (an
+        // orphaned group): the child would stop on its next terminal access
+        // at once; pace it instead of spinning.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    if foreground {
+        give_terminal_to(pid);
+    }
+    let _ = rustix::process::kill_process_group(pid, Signal::CONT);
 }
