@@ -114,6 +114,9 @@ struct Inner {
     metrics: Arc<Metrics>,
     rewrap_running: Mutex<std::collections::HashSet<String>>,
     identity: identity::IdentityState,
+    /// `settings.identity`, shared with the reader threads without a copy
+    /// per request.
+    identity_settings: Arc<identity::IdentitySettings>,
 }
 
 impl Vault {
@@ -132,6 +135,7 @@ impl Vault {
         };
         metrics.set_sealed(true);
         let identity = identity::IdentityState::new(&settings.identity);
+        let identity_settings = Arc::new(settings.identity.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -141,6 +145,7 @@ impl Vault {
                 metrics,
                 rewrap_running: Mutex::default(),
                 identity,
+                identity_settings,
             }),
         })
     }
@@ -247,7 +252,7 @@ impl Vault {
         AuthInput {
             now: self.inner.clock.now(),
             source: ctx.source.clone(),
-            settings: Arc::new(self.inner.settings.identity.clone()),
+            settings: self.inner.identity_settings.clone(),
         }
     }
 
