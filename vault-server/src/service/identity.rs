@@ -216,6 +216,42 @@ impl Vault {
         }
     }
 
+    /// Deletes the rows of sessions that have ended: revoked more than a day
+    /// ago, or created longer ago than the default absolute lifetime plus a
+    /// day (role settings only ever shorten a session, so none can still be
+    /// valid). Sessions end on their own; this keeps the table from growing
+    /// without bound. Audited when it removes anything.
+    pub async fn prune_sessions(&self) -> Result<usize> {
+        const GRACE_SECS: i64 = 86_400;
+        let now = self.clock().now();
+        let created_before = now.plus_secs(-(self.identity().session.absolute_secs + GRACE_SECS));
+        let revoked_before = now.plus_secs(-GRACE_SECS);
+        // Count first so a pass that finds nothing writes no audit record.
+        let due = self
+            .store()
+            .read(move |r| r.sessions_ended_before(created_before, revoked_before))
+            .await?;
+        if due == 0 {
+            return Ok(0);
+        }
+        let entry = self.entry(
+            &Ctx::system("session-prune"),
+            None,
+            "session.prune",
+            "sessions",
+            Outcome::Success,
+            Some(format!("{due} ended sessions removed")),
+        );
+        let n = self
+            .store()
+            .write(Some(entry), move |w| -> Result<usize> {
+                Ok(w.prune_sessions(created_before, revoked_before)?)
+            })
+            .await
+            .map_err(Error::internal)??;
+        Ok(n)
+    }
+
     /// After a successful authentication: records use of the session or
     /// service token (at most once a minute, so the idle timer moves only
     /// with authenticated activity and writes stay rare).

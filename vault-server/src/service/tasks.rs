@@ -1,5 +1,5 @@
 //! Periodic background work: audit checkpoints, audit retention, trash
-//! purge, automatic KEK rotation by age. Each runs only while unsealed
+//! purge, automatic KEK rotation by age, removal of ended sessions. Each runs only while unsealed
 //! (retention and purge do not need keys but wait with the rest) and stops
 //! at shutdown.
 
@@ -22,6 +22,9 @@ pub struct Intervals {
     pub purge: Duration,
     /// Rotation checks.
     pub rotation: Duration,
+    /// Removal of ended sessions (hourly; not configurable: it changes no
+    /// outcome, only how long dead rows stay).
+    pub sessions: Duration,
 }
 
 impl Intervals {
@@ -32,6 +35,7 @@ impl Intervals {
             retention: Duration::from_secs(c.audit.retention_interval_secs),
             purge: Duration::from_secs(c.secrets.purge_interval_secs),
             rotation: Duration::from_secs(c.keys.rotation_check_interval_secs),
+            sessions: Duration::from_secs(3600),
         }
     }
 }
@@ -58,6 +62,13 @@ pub fn spawn_all(vault: &Vault, iv: Intervals, stop: watch::Receiver<bool>) {
         stop.clone(),
         "trash purge",
         |v| async move { v.purge_trash().await.map(|_| ()) },
+    );
+    spawn_every(
+        vault,
+        iv.sessions,
+        stop.clone(),
+        "session prune",
+        |v| async move { v.prune_sessions().await.map(|_| ()) },
     );
     spawn_every(vault, iv.rotation, stop, "rotation check", |v| async move {
         v.rotation_sweep().await

@@ -175,3 +175,76 @@ async fn sealed_vault_wipes_cached_keys_and_refuses() {
         "vault.sealed"
     );
 }
+
+#[tokio::test]
+async fn ended_sessions_are_pruned_and_live_ones_kept() {
+    use vault_core::api::identity::{CreateUser, LoginRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let store = sqlite::open(&dir.path().join("vault.db"), 2, Synchronous::Normal, 64).unwrap();
+    let mut cfg = Config::default();
+    cfg.server.data_dir = dir.path().to_path_buf();
+    cfg.unseal.key_file = Some(dir.path().join("unseal.key"));
+    cfg.identity.danger_weak_password_hashing = true;
+    let mut settings = Settings::from_config(&cfg);
+    settings.identity = super::identity::IdentitySettings::from_config(&cfg.identity, None);
+    let v = Vault::open(
+        StoreHandle(Arc::new(store)),
+        Arc::new(clock.clone()),
+        settings,
+        Arc::new(Metrics::default()),
+    )
+    .await
+    .unwrap();
+    let root = ctx(&v.dev_bootstrap().await.unwrap());
+    let password = "correct horse battery staple 42";
+    v.create_user(
+        &root,
+        CreateUser {
+            username: "ana".into(),
+            password: SecretText::from(password),
+        },
+    )
+    .await
+    .unwrap();
+    let login = || async {
+        let r = v
+            .login(
+                &ctx(&SecretText::from("")),
+                LoginRequest {
+                    username: "ana".into(),
+                    password: SecretText::from(password),
+                },
+            )
+            .await
+            .unwrap();
+        r.token
+    };
+    let old = login().await;
+    let revoked = login().await;
+    v.logout(&ctx(&revoked)).await.unwrap();
+    assert_eq!(
+        v.prune_sessions().await.unwrap(),
+        0,
+        "nothing has ended long enough"
+    );
+
+    // A day and a bit later the revoked one goes; the absolute lifetime
+    // (8 h by default) plus a day later, every session of that time goes.
+    clock.advance_secs(DAY + 8 * 3600 + 60);
+    let fresh = login().await;
+    let head = || async { v.store().read(|r| r.audit_head()).await.unwrap().unwrap().0 };
+    let before = head().await;
+    assert_eq!(v.prune_sessions().await.unwrap(), 2);
+    assert_eq!(head().await, before + 1, "one audit record for the pass");
+    let left = v.store().read(|r| r.sessions(None)).await.unwrap();
+    let ids: Vec<_> = left.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(
+        fresh.expose_secret().starts_with(&ids[0]),
+        "the live session stays"
+    );
+    assert!(!old.expose_secret().starts_with(&ids[0]));
+    assert_eq!(v.prune_sessions().await.unwrap(), 0);
+    assert_eq!(head().await, before + 1, "an empty pass writes nothing");
+}

@@ -169,6 +169,12 @@ pub trait IdentityReader {
     fn bindings(&self, user_id: Option<&str>) -> Result<Vec<BindingRow>, StoreError>;
     /// A session by id.
     fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
+    /// How many sessions [`IdentityWriter::prune_sessions`] would delete.
+    fn sessions_ended_before(
+        &self,
+        created_before: Timestamp,
+        revoked_before: Timestamp,
+    ) -> Result<usize, StoreError>;
     /// Unrevoked sessions, of one user or all.
     fn sessions(&self, user_id: Option<&str>) -> Result<Vec<SessionRow>, StoreError>;
     /// A service token by id.
@@ -205,6 +211,13 @@ pub trait IdentityWriter {
     fn insert_session(&mut self, row: &SessionRow) -> Result<(), StoreError>;
     /// Records authenticated use.
     fn touch_session(&mut self, id: &str, now: Timestamp) -> Result<(), StoreError>;
+    /// Deletes sessions created before `created_before` (past any possible
+    /// lifetime) or revoked before `revoked_before`; how many.
+    fn prune_sessions(
+        &mut self,
+        created_before: Timestamp,
+        revoked_before: Timestamp,
+    ) -> Result<usize, StoreError>;
     /// Revokes one session; whether it was live.
     fn revoke_session(&mut self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
     /// Revokes every live session of a user (or of everyone); how many.

@@ -174,6 +174,19 @@ impl IdentityReader for Sql<'_> {
             .optional()?)
     }
 
+    fn sessions_ended_before(
+        &self,
+        created_before: Timestamp,
+        revoked_before: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let n: i64 = self.0.query_row(
+            "SELECT COUNT(*) FROM sessions WHERE created_at < ?1 OR revoked_at < ?2",
+            params![created_before.as_millis(), revoked_before.as_millis()],
+            |row| row.get(0),
+        )?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     fn sessions(&self, user_id: Option<&str>) -> Result<Vec<SessionRow>, StoreError> {
         let mut st = self.0.prepare_cached(&format!(
             "SELECT {SESSION_COLS} FROM sessions s JOIN users u ON u.id = s.user_id
@@ -348,6 +361,17 @@ impl IdentityWriter for Sql<'_> {
             params![id, now.as_millis()],
         )?;
         Ok(())
+    }
+
+    fn prune_sessions(
+        &mut self,
+        created_before: Timestamp,
+        revoked_before: Timestamp,
+    ) -> Result<usize, StoreError> {
+        Ok(self.0.execute(
+            "DELETE FROM sessions WHERE created_at < ?1 OR revoked_at < ?2",
+            params![created_before.as_millis(), revoked_before.as_millis()],
+        )?)
     }
 
     fn revoke_session(&mut self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
