@@ -20,6 +20,13 @@ pub fn problem(path: &str) -> Option<&'static str> {
         return None;
     }
     for seg in rest.split('/') {
+        if !seg.contains('%') {
+            // The common case, checked without allocating.
+            if let Some(why) = plain_problem(seg) {
+                return Some(why);
+            }
+            continue;
+        }
         let lower = seg.to_ascii_lowercase();
         let decoded_dots = lower.replace("%2e", ".");
         if seg.is_empty() {
@@ -50,6 +57,21 @@ pub fn problem(path: &str) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// [`problem`] for a segment without any percent escape.
+fn plain_problem(seg: &str) -> Option<&'static str> {
+    if seg.is_empty() {
+        Some("empty path segment")
+    } else if seg == "." || seg == ".." {
+        Some("relative path segment")
+    } else if seg.contains('\\') {
+        Some("encoded separator or escape")
+    } else if seg.chars().any(char::is_control) {
+        Some("control character")
+    } else {
+        None
+    }
 }
 
 /// The middleware.
@@ -90,6 +112,9 @@ mod tests {
             "/v1/projects/demo%0a",
             "/v1/projects/demo%252e%252e",
             "/v1/projects/demo/",
+            "/v1/projects/demo\\prod",
+            "/v1/projects/de\u{7f}mo",
+            "/v1/projects/..",
         ] {
             assert!(problem(bad).is_some(), "{bad}");
         }
