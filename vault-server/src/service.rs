@@ -113,6 +113,8 @@ struct Inner {
     state: RwLock<SealState>,
     metrics: Arc<Metrics>,
     rewrap_running: Mutex<std::collections::HashSet<String>>,
+    /// Consecutive failed unseal attempts and when the last one failed.
+    unseal_failures: Mutex<(u32, vault_core::clock::Timestamp)>,
     identity: identity::IdentityState,
     /// `settings.identity`, shared with the reader threads without a copy
     /// per request.
@@ -144,6 +146,7 @@ impl Vault {
                 state: RwLock::new(state),
                 metrics,
                 rewrap_running: Mutex::default(),
+                unseal_failures: Mutex::new((0, vault_core::clock::Timestamp::from_millis(0))),
                 identity,
                 identity_settings,
             }),

@@ -95,16 +95,32 @@ fn passphrase_mode_and_wrong_passphrase() {
     );
     assert_eq!(init.status, 200, "{init:?}");
     let token = init.json["root_token"].as_str().unwrap().to_owned();
-    let bad = anon.post(
-        "/v1/sys/unseal",
-        json!({"passphrase": "wrong horse battery staple"}),
+    // Three wrong guesses are answered; then every attempt, even the right
+    // passphrase, must wait (1 s, doubling), so guessing stays slow.
+    for _ in 0..3 {
+        let bad = anon.post(
+            "/v1/sys/unseal",
+            json!({"passphrase": "wrong horse battery staple"}),
+        );
+        assert_eq!((bad.status, bad.code()), (400, "sys.unseal_failed"));
+    }
+    let right = json!({"passphrase": "correct horse battery staple"});
+    let early = anon.post("/v1/sys/unseal", right.clone());
+    assert_eq!(
+        (early.status, early.code()),
+        (429, "sys.unseal_throttled"),
+        "{early:?}"
     );
-    assert_eq!((bad.status, bad.code()), (400, "sys.unseal_failed"));
-    let ok = anon.post(
-        "/v1/sys/unseal",
-        json!({"passphrase": "correct horse battery staple"}),
-    );
+    assert_eq!(anon.get("/v1/sys/seal-status").json["sealed"], true);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let ok = anon.post("/v1/sys/unseal", right);
     assert_eq!(ok.json["sealed"], false, "{ok:?}");
+    let audit = Client::new(&s.addr, Some(&token)).get("/v1/audit?action=sys.unseal&limit=20");
+    assert!(
+        audit.text.contains("sys.unseal_throttled"),
+        "{}",
+        audit.text
+    );
     let c = Client::new(&s.addr, Some(&token));
     c.setup("pp", "prod");
     c.write("pp", "prod", "K", "v");

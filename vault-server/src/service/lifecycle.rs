@@ -26,6 +26,9 @@ pub const AUDIT_KEY_LABEL: &str = "audit-signing-key";
 /// Label of the published audit verifying key.
 pub const AUDIT_PUBLIC_LABEL: &str = "audit-public-key";
 
+/// Failed unseal attempts allowed before each further one must wait.
+pub const UNSEAL_FREE_FAILURES: u32 = 3;
+
 fn unseal_failed() -> Error {
     Error::bad(
         "sys.unseal_failed",
@@ -209,7 +212,15 @@ impl Vault {
 
     /// `POST /v1/sys/unseal`. Open to anyone (the shares are the credential); audited.
     pub async fn unseal(&self, ctx: &Ctx, req: UnsealRequest) -> Result<SealStatus> {
-        let res = self.unseal_inner(req).await;
+        let res = match self.unseal_wait() {
+            Some(wait) => Err(Error::new(
+                Kind::Throttled,
+                "sys.unseal_throttled",
+                format!("too many failed unseal attempts; try again in {wait} s"),
+            )),
+            None => self.unseal_inner(req).await,
+        };
+        self.note_unseal_result(&res);
         let (outcome, detail) = match &res {
             Ok(s) if s.sealed => (
                 Outcome::Success,
@@ -221,6 +232,33 @@ impl Vault {
         let entry = self.entry(ctx, None, "sys.unseal", "sys", outcome, detail);
         self.audit(ctx, entry).await?;
         res
+    }
+
+    /// Seconds until the next unseal attempt is allowed, if it must wait:
+    /// after [`UNSEAL_FREE_FAILURES`] consecutive failures, 1 s, then
+    /// doubling per failure up to 5 minutes. A passphrase cannot be guessed
+    /// quickly, nor the server kept busy with Argon2id.
+    fn unseal_wait(&self) -> Option<i64> {
+        let (failures, last) = *self.inner.unseal_failures.lock().ok()?;
+        let over = failures.checked_sub(UNSEAL_FREE_FAILURES)?;
+        let delay = 1i64 << over.min(9);
+        let left = delay.min(300) - self.clock().now().secs_since(last);
+        (left > 0).then_some(left)
+    }
+
+    /// Counts a failed unseal (wrong shares, passphrase or key); any unseal
+    /// that gets through resets the count.
+    fn note_unseal_result(&self, res: &Result<SealStatus>) {
+        let Ok(mut f) = self.inner.unseal_failures.lock() else {
+            return;
+        };
+        match res {
+            Err(e) if e.code == "sys.unseal_failed" => {
+                *f = (f.0.saturating_add(1), self.clock().now());
+            }
+            Ok(s) if !s.sealed => *f = (0, f.1),
+            _ => {}
+        }
     }
 
     async fn unseal_inner(&self, req: UnsealRequest) -> Result<SealStatus> {
