@@ -114,7 +114,9 @@ struct Inner {
     metrics: Arc<Metrics>,
     rewrap_running: Mutex<std::collections::HashSet<String>>,
     /// Consecutive failed unseal attempts and when the last one failed.
-    unseal_failures: Mutex<(u32, vault_core::clock::Timestamp)>,
+    /// Held across a whole attempt: attempts run one at a time, so parallel
+    /// guesses cannot all pass the throttle before the first one fails.
+    unseal_failures: tokio::sync::Mutex<(u32, vault_core::clock::Timestamp)>,
     identity: identity::IdentityState,
     /// `settings.identity`, shared with the reader threads without a copy
     /// per request.
@@ -146,7 +148,10 @@ impl Vault {
                 state: RwLock::new(state),
                 metrics,
                 rewrap_running: Mutex::default(),
-                unseal_failures: Mutex::new((0, vault_core::clock::Timestamp::from_millis(0))),
+                unseal_failures: tokio::sync::Mutex::new((
+                    0,
+                    vault_core::clock::Timestamp::from_millis(0),
+                )),
                 identity,
                 identity_settings,
             }),

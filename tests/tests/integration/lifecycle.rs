@@ -96,14 +96,31 @@ fn passphrase_mode_and_wrong_passphrase() {
     assert_eq!(init.status, 200, "{init:?}");
     let token = init.json["root_token"].as_str().unwrap().to_owned();
     // Three wrong guesses are answered; then every attempt, even the right
-    // passphrase, must wait (1 s, doubling), so guessing stays slow.
-    for _ in 0..3 {
-        let bad = anon.post(
-            "/v1/sys/unseal",
-            json!({"passphrase": "wrong horse battery staple"}),
-        );
-        assert_eq!((bad.status, bad.code()), (400, "sys.unseal_failed"));
-    }
+    // passphrase, must wait (1 s, doubling), so guessing stays slow. Sent
+    // all at once, the guesses are taken one at a time: no burst gets past.
+    let codes: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let guesses: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = anon.post(
+                        "/v1/sys/unseal",
+                        json!({"passphrase": "wrong horse battery staple"}),
+                    );
+                    (r.status, r.code().to_owned())
+                })
+            })
+            .collect();
+        guesses.into_iter().map(|g| g.join().unwrap()).collect()
+    });
+    let failed = codes
+        .iter()
+        .filter(|c| **c == (400, "sys.unseal_failed".to_owned()))
+        .count();
+    let throttled = codes
+        .iter()
+        .filter(|c| **c == (429, "sys.unseal_throttled".to_owned()))
+        .count();
+    assert_eq!((failed, throttled), (3, 3), "{codes:?}");
     let right = json!({"passphrase": "correct horse battery staple"});
     let early = anon.post("/v1/sys/unseal", right.clone());
     assert_eq!(

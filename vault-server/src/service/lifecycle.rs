@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use vault_core::api::{InitResponse, RootKeyStatus, SealStatus, UnsealMode, UnsealRequest};
 use vault_core::audit::{AuditSigningKey, Outcome};
+use vault_core::clock::Timestamp;
 use vault_core::crypto::{
     PassphraseParams, RootKey, Token, UnsealKey, WrappedKek, WrappedRootKey, derive_unseal_key,
     encode_key_file, parse_key_file, shamir_combine, shamir_split,
@@ -212,15 +213,27 @@ impl Vault {
 
     /// `POST /v1/sys/unseal`. Open to anyone (the shares are the credential); audited.
     pub async fn unseal(&self, ctx: &Ctx, req: UnsealRequest) -> Result<SealStatus> {
-        let res = match self.unseal_wait() {
-            Some(wait) => Err(Error::new(
-                Kind::Throttled,
-                "sys.unseal_throttled",
-                format!("too many failed unseal attempts; try again in {wait} s"),
-            )),
-            None => self.unseal_inner(req).await,
+        let res = {
+            let mut failures = self.inner.unseal_failures.lock().await;
+            match self.unseal_wait(*failures) {
+                Some(wait) => Err(Error::new(
+                    Kind::Throttled,
+                    "sys.unseal_throttled",
+                    format!("too many failed unseal attempts; try again in {wait} s"),
+                )),
+                None => {
+                    let res = self.unseal_inner(req).await;
+                    match &res {
+                        Err(e) if e.code == "sys.unseal_failed" => {
+                            *failures = (failures.0.saturating_add(1), self.clock().now());
+                        }
+                        Ok(s) if !s.sealed => failures.0 = 0,
+                        _ => {}
+                    }
+                    res
+                }
+            }
         };
-        self.note_unseal_result(&res);
         let (outcome, detail) = match &res {
             Ok(s) if s.sealed => (
                 Outcome::Success,
@@ -234,31 +247,16 @@ impl Vault {
         res
     }
 
-    /// Seconds until the next unseal attempt is allowed, if it must wait:
-    /// after [`UNSEAL_FREE_FAILURES`] consecutive failures, 1 s, then
-    /// doubling per failure up to 5 minutes. A passphrase cannot be guessed
-    /// quickly, nor the server kept busy with Argon2id.
-    fn unseal_wait(&self) -> Option<i64> {
-        let (failures, last) = *self.inner.unseal_failures.lock().ok()?;
+    /// Seconds until the next unseal attempt is allowed, if it must wait,
+    /// given the consecutive failures and when the last one was: after
+    /// [`UNSEAL_FREE_FAILURES`] failures, 1 s, then doubling per failure up
+    /// to 5 minutes. A passphrase cannot be guessed quickly, nor the server
+    /// kept busy with Argon2id. A successful unseal resets the count.
+    fn unseal_wait(&self, (failures, last): (u32, Timestamp)) -> Option<i64> {
         let over = failures.checked_sub(UNSEAL_FREE_FAILURES)?;
-        let delay = 1i64 << over.min(9);
-        let left = delay.min(300) - self.clock().now().secs_since(last);
+        let delay = (1i64 << over.min(9)).min(300);
+        let left = delay - self.clock().now().secs_since(last);
         (left > 0).then_some(left)
-    }
-
-    /// Counts a failed unseal (wrong shares, passphrase or key); any unseal
-    /// that gets through resets the count.
-    fn note_unseal_result(&self, res: &Result<SealStatus>) {
-        let Ok(mut f) = self.inner.unseal_failures.lock() else {
-            return;
-        };
-        match res {
-            Err(e) if e.code == "sys.unseal_failed" => {
-                *f = (f.0.saturating_add(1), self.clock().now());
-            }
-            Ok(s) if !s.sealed => *f = (0, f.1),
-            _ => {}
-        }
     }
 
     async fn unseal_inner(&self, req: UnsealRequest) -> Result<SealStatus> {
