@@ -165,6 +165,23 @@ impl Server {
         }
     }
 
+    /// A server outside dev mode serving HTTPS with a fresh self-signed
+    /// certificate, everything under `dir`; also the certificate's path
+    /// (the CA a client must trust). Still to be initialized.
+    pub fn https(dir: &Path) -> (Server, PathBuf) {
+        let (cert, key) = self_signed_cert(dir);
+        let data = dir.join("data");
+        let cfg = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            data.display(),
+            cert.display(),
+            key.display()
+        );
+        let mut s = Server::with_config(&cfg, &data);
+        s.addr = s.addr.replace("http://", "https://");
+        (s, cert)
+    }
+
     /// A non-dev server from a config file text (`listen` should be
     /// `127.0.0.1:0`); its address is read from its log. No token is known.
     pub fn with_config(config: &str, data_dir: &Path) -> Server {

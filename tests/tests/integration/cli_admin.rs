@@ -247,16 +247,9 @@ fn operator_init_unseal_seal_through_the_cli() {
 #[test]
 fn https_server_needs_the_ca_from_vault_cacert_or_cacert() {
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = vault_tests::self_signed_cert(tmp.path());
-    let dir = tmp.path().join("data");
-    let cfg = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-        dir.display(),
-        cert.display(),
-        key.display()
-    );
-    let s = Server::with_config(&cfg, &dir);
-    let https = s.addr.replace("http://", "https://");
+    let (s, cert) = Server::https(tmp.path());
+    let https = s.addr.clone();
+    let key = tmp.path().join("key.pem");
     let status = |extra: &[(&str, &str)], args: &[&str]| {
         let mut c = vault_tests::cli::vault(&s);
         c.env("VAULT_ADDR", &https);

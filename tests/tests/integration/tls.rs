@@ -9,16 +9,8 @@ use vault_tests::{Server, server_bin};
 #[test]
 fn https_with_hsts_and_no_plain_http() {
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = vault_tests::self_signed_cert(tmp.path());
-    let dir = tmp.path().join("data");
-    let cfg = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-        dir.display(),
-        cert.display(),
-        key.display()
-    );
-    let s = Server::with_config(&cfg, &dir);
-    let https = s.addr.replace("http://", "https://");
+    let (s, cert) = Server::https(tmp.path());
+    let https = s.addr.clone();
     let pem = std::fs::read(&cert).unwrap();
     let root = ureq::tls::Certificate::from_pem(&pem).unwrap();
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -46,7 +38,10 @@ fn https_with_hsts_and_no_plain_http() {
         .into();
     assert!(
         plain
-            .get(format!("{}/v1/sys/health", s.addr))
+            .get(format!(
+                "{}/v1/sys/health",
+                https.replace("https://", "http://")
+            ))
             .call()
             .is_err()
     );

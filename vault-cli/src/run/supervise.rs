@@ -22,6 +22,7 @@
 //! gets the terminal again and is continued, on `bg` it is just continued.
 //! In an orphaned group, where the kernel discards stop signals, the child is
 //! continued at once, as it would be without us.
+
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::process::Command;

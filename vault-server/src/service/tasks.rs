@@ -1,7 +1,7 @@
 //! Periodic background work: audit checkpoints, audit retention, trash
-//! purge, automatic KEK rotation by age, removal of ended sessions. Each runs only while unsealed
-//! (retention and purge do not need keys but wait with the rest) and stops
-//! at shutdown.
+//! purge, automatic KEK rotation by age, removal of ended sessions. Each
+//! runs only while unsealed (retention and purge do not need keys but wait
+//! with the rest) and stops at shutdown.
 
 use std::time::Duration;
 
