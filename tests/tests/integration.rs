@@ -23,6 +23,7 @@ mod integration {
     mod identity_sessions;
     mod identity_tokens;
     mod lifecycle;
+    mod read_cache;
     mod rewrap;
     mod routes;
     mod secrets;

@@ -11,7 +11,9 @@
 //! minimal keep-alive HTTP/1.1 client, so client overhead stays small.
 //!
 //! `cargo bench -p vault-server --bench load` (env: `BENCH_SECS` per
-//! scenario, default 5; `BENCH_REWRAP` versions, default 100000).
+//! scenario, default 5; `BENCH_REWRAP` versions, default 100000). The server
+//! inherits the environment: `VAULT_STORAGE_READ_CACHE_MIB=0` measures the
+//! path without the read cache (every read on a reader connection).
 
 #![allow(
     clippy::unwrap_used,

@@ -131,6 +131,8 @@ pub struct StorageConfig {
     pub synchronous: Synchronous,
     /// Most write jobs committed together in one transaction.
     pub max_batch: usize,
+    /// Memory for the read caches, MiB (0: off).
+    pub read_cache_mib: usize,
 }
 
 impl Default for StorageConfig {
@@ -140,6 +142,7 @@ impl Default for StorageConfig {
             readers: 4,
             synchronous: Synchronous::Full,
             max_batch: 256,
+            read_cache_mib: 32,
         }
     }
 }
@@ -331,6 +334,9 @@ impl Config {
         if self.storage.max_batch == 0 {
             return bad("storage.max_batch must be at least 1");
         }
+        if self.storage.read_cache_mib > 16 * 1024 {
+            return bad("storage.read_cache_mib must be at most 16384 (16 GiB)");
+        }
         if self.keys.rotation_max_wraps == 0 || self.keys.rotation_max_wraps > (1 << 32) {
             return bad("keys.rotation_max_wraps must be 1..=2^32 (NIST SP 800-38D)");
         }
@@ -434,7 +440,13 @@ pub fn known_keys() -> Vec<String> {
     add(
         &mut keys,
         "storage",
-        &["path", "readers", "synchronous", "max_batch"],
+        &[
+            "path",
+            "readers",
+            "synchronous",
+            "max_batch",
+            "read_cache_mib",
+        ],
     );
     add(&mut keys, "unseal", &["key_file"]);
     add(

@@ -40,6 +40,10 @@ pub struct Metrics {
     pub integrity_failures: Counter,
     /// Data keys moved by rewrap.
     pub rewrapped: Counter,
+    /// Read-cache lookups answered from memory.
+    pub read_cache_hits: Counter,
+    /// Read-cache lookups that went to the database.
+    pub read_cache_misses: Counter,
     /// Connections accepted.
     pub connections: Counter,
     /// Connections open now.
@@ -100,6 +104,18 @@ impl Metrics {
             "counter",
             "Data keys moved by rewrap.",
             self.rewrapped.get(),
+        );
+        one(
+            "vault_read_cache_hits_total",
+            "counter",
+            "Credential and secret lookups answered from the read cache.",
+            self.read_cache_hits.get(),
+        );
+        one(
+            "vault_read_cache_misses_total",
+            "counter",
+            "Credential and secret lookups that went to the database.",
+            self.read_cache_misses.get(),
         );
         one(
             "vault_connections_total",

@@ -7,10 +7,12 @@
 //! - [`keys`]: KEK cache, status, rotation, retire/destroy.
 //! - [`rewrap`]: the persisted, resumable rewrap job.
 //! - [`audit`]: listing, export, verification, checkpoints, retention.
+//! - [`cache`]: credential and version caches, invalidated by any change.
 //! - [`tasks`]: periodic background work.
 
 pub mod access;
 pub mod audit;
+pub mod cache;
 pub mod error;
 pub mod identity;
 pub mod keys;
@@ -77,6 +79,8 @@ pub struct Settings {
     pub rotation: vault_core::crypto::RotationPolicy,
     /// Data keys per rewrap transaction.
     pub rewrap_batch: usize,
+    /// Memory for the read caches, bytes (0: off).
+    pub read_cache_bytes: usize,
     /// Sessions, throttling, password hashing, emergency access.
     pub identity: identity::IdentitySettings,
 }
@@ -95,6 +99,7 @@ impl Settings {
                 max_wraps: c.keys.rotation_max_wraps,
             },
             rewrap_batch: c.keys.rewrap_batch,
+            read_cache_bytes: c.storage.read_cache_mib.saturating_mul(1 << 20),
             identity: identity::IdentitySettings::from_config(&c.identity, None),
         }
     }
@@ -121,6 +126,8 @@ struct Inner {
     /// `settings.identity`, shared with the reader threads without a copy
     /// per request.
     identity_settings: Arc<identity::IdentitySettings>,
+    /// Read caches, shared with the reader threads.
+    cache: Arc<cache::ReadCache>,
 }
 
 impl Vault {
@@ -140,6 +147,11 @@ impl Vault {
         metrics.set_sealed(true);
         let identity = identity::IdentityState::new(&settings.identity);
         let identity_settings = Arc::new(settings.identity.clone());
+        let cache = Arc::new(cache::ReadCache::new(
+            store.0.changes(),
+            settings.read_cache_bytes,
+            metrics.clone(),
+        ));
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -154,6 +166,7 @@ impl Vault {
                 )),
                 identity,
                 identity_settings,
+                cache,
             }),
         })
     }
@@ -176,6 +189,11 @@ impl Vault {
     /// Metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The read caches.
+    pub fn cache(&self) -> &Arc<cache::ReadCache> {
+        &self.inner.cache
     }
 
     /// Whether init has run.
@@ -241,18 +259,30 @@ impl Vault {
         Ok(())
     }
 
-    /// Who is calling: verifies the credential against the database (every
-    /// request, so revocation is immediate).
+    /// Who is calling: verifies the credential against the database, or
+    /// against the cache of what the database accepted since its last
+    /// change (so revocation is still immediate).
     pub async fn authenticate(&self, ctx: &Ctx) -> Result<Principal> {
-        let cred = ctx.credential.clone();
-        let auth = self.auth_input(ctx);
-        let p = self
-            .inner
-            .store
-            .read(move |r| Ok(check_token(r, cred.as_ref(), &auth)))
-            .await??;
+        let p = match self.cached_principal(ctx) {
+            Some(p) => p,
+            None => {
+                let cred = ctx.credential.clone();
+                let auth = self.auth_input(ctx);
+                self.inner
+                    .store
+                    .read(move |r| Ok(check_token(r, cred.as_ref(), &auth)))
+                    .await??
+            }
+        };
         self.touch(&p).await?;
         Ok(p)
+    }
+
+    /// A credential the database accepted since the last change, still valid.
+    fn cached_principal(&self, ctx: &Ctx) -> Option<Principal> {
+        self.inner
+            .cache
+            .principal(ctx.credential.as_ref(), &ctx.source, self.inner.clock.now())
     }
 
     /// What a credential check needs besides the credential.
@@ -261,6 +291,7 @@ impl Vault {
             now: self.inner.clock.now(),
             source: ctx.source.clone(),
             settings: self.inner.identity_settings.clone(),
+            cache: self.inner.cache.clone(),
         }
     }
 
@@ -317,35 +348,52 @@ impl Vault {
     /// Like [`Vault::audited`], for the hot read paths: the token check, the
     /// decision and `read` run in ONE hop to a reader connection (`read`
     /// only when allowed); `op` then works on what was read (decryption).
-    pub async fn audited_read<R, T, F, G, Fut>(
+    /// A caller whose credential is cached is decided without a reader, and
+    /// when `cached` has the data too, no reader is used at all.
+    pub async fn audited_read<R, T, C, F, G, Fut>(
         &self,
         ctx: &Ctx,
         action: Action,
         resource: &str,
+        cached: C,
         read: F,
         op: G,
     ) -> Result<T>
     where
         R: Send + 'static,
+        C: FnOnce() -> Option<R>,
         F: FnOnce(&dyn crate::store::Reader) -> Result<R> + Send + 'static,
         G: FnOnce(Principal, R) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let cred = ctx.credential.clone();
-        let auth_in = self.auth_input(ctx);
-        let res = resource.to_owned();
-        let (auth, data) = self
-            .inner
-            .store
-            .read(move |r| {
-                let auth = check_token(r, cred.as_ref(), &auth_in);
-                let data = match &auth {
-                    Ok(p) if access::allowed(p, action, &res) => Some(read(r)),
-                    _ => None,
+        let (auth, data) = match self.cached_principal(ctx) {
+            // Known caller: the decision is pure, only the data may need
+            // a reader (or not even that).
+            Some(p) if access::allowed(&p, action, resource) => {
+                let data = match cached() {
+                    Some(d) => Ok(d),
+                    None => self.inner.store.read(move |r| Ok(read(r))).await?,
                 };
-                Ok((auth, data))
-            })
-            .await?;
+                (Ok(p), Some(data))
+            }
+            Some(p) => (Ok(p), None),
+            None => {
+                let cred = ctx.credential.clone();
+                let auth_in = self.auth_input(ctx);
+                let res = resource.to_owned();
+                self.inner
+                    .store
+                    .read(move |r| {
+                        let auth = check_token(r, cred.as_ref(), &auth_in);
+                        let data = match &auth {
+                            Ok(p) if access::allowed(p, action, &res) => Some(read(r)),
+                            _ => None,
+                        };
+                        Ok((auth, data))
+                    })
+                    .await?
+            }
+        };
         let (p, data) = match (auth, data) {
             (Ok(p), Some(d)) => {
                 self.touch(&p).await?;
@@ -420,6 +468,7 @@ struct AuthInput {
     now: vault_core::clock::Timestamp,
     source: String,
     settings: Arc<identity::IdentitySettings>,
+    cache: Arc<cache::ReadCache>,
 }
 
 /// Verifies a presented token against its stored hash (constant time): the
@@ -438,21 +487,28 @@ fn check_token(
     };
     let invalid = || Error::new(Kind::Unauthenticated, "auth.invalid_token", "invalid token");
     let (id, secret) = parse_token(cred.expose_secret()).map_err(|_| invalid())?;
-    let Some(row) = r.token(id.as_str())? else {
-        return identity::auth::check_credential(
+    // Read before the checks: what they read is at least this new.
+    let generation = auth.cache.generation();
+    let (principal, valid_until) = match r.token(id.as_str())? {
+        None => identity::auth::check_credential(
             r,
             &id,
             &secret,
             auth.now,
             &auth.source,
             &auth.settings,
-        );
+        )?,
+        Some(row) => {
+            if row.revoked_at.is_some() || !verify_token_hash(&secret, &row.hash) {
+                return Err(invalid());
+            }
+            match row.kind.as_str() {
+                "root" => (Principal::Root { token_id: row.id }, None),
+                _ => return Err(invalid()),
+            }
+        }
     };
-    if row.revoked_at.is_some() || !verify_token_hash(&secret, &row.hash) {
-        return Err(invalid());
-    }
-    match row.kind.as_str() {
-        "root" => Ok(Principal::Root { token_id: row.id }),
-        _ => Err(invalid()),
-    }
+    auth.cache
+        .put_principal(cred, &auth.source, &principal, valid_until, generation);
+    Ok(principal)
 }

@@ -85,6 +85,10 @@ pub trait Storage: Send + Sync + 'static {
     fn submit(&self, job: WriteJob);
     /// Stops the writer after the queued jobs (graceful shutdown).
     fn close(&self);
+    /// The change count: bumped after every commit that ran a change (not
+    /// for audit-only appends), before the writers are answered. Read caches
+    /// are keyed on it (see `service::cache`).
+    fn changes(&self) -> Arc<std::sync::atomic::AtomicU64>;
 }
 
 /// Typed async helpers over a [`Storage`].

@@ -432,6 +432,7 @@ impl Vault {
             .map_err(|_| Error::internal("poisoned"))?;
         if matches!(*st, SealState::Unsealed(_)) {
             *st = SealState::Sealed { shares: Vec::new() };
+            self.cache().clear();
             self.metrics().set_sealed(true);
             tracing::info!("vault sealed");
         }

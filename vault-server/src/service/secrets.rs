@@ -240,6 +240,13 @@ impl Vault {
         match opened {
             Some(v) => Ok(v),
             None => {
+                // The next read goes back to the database.
+                let resource = format!("{p}/{e}/{n}");
+                self.cache().forget(
+                    &version_key(&resource, Some(row.version)),
+                    &version_key(&resource, None),
+                    &format!("{p}/{e}/*"),
+                );
                 self.metrics().integrity_failures.inc();
                 tracing::error!(
                     resource = %format!("{p}/{e}/{n}"),
@@ -270,27 +277,35 @@ impl Vault {
         version: Option<u64>,
     ) -> Result<SecretValue> {
         let resource = format!("{p}/{e}/{n}");
+        let key = version_key(&resource, version);
         let (p2, e2, n2) = (p.clone(), e.clone(), n.clone());
-        let read = move |r: &dyn Reader| -> Result<VersionRow> {
+        let cache = self.cache().clone();
+        let fill_key = key.clone();
+        let read = move |r: &dyn Reader| -> Result<Arc<VersionRow>> {
+            let generation = cache.generation();
             // One indexed query on the hot path; the step-by-step lookup
             // below only runs to name what is missing.
             if let Some(row) = r.version_by_name(p2.as_str(), e2.as_str(), n2.as_str(), version)? {
+                let row = Arc::new(row);
+                cache.put_version(fill_key, row.clone(), generation);
                 return Ok(row);
             }
             let (_, env) = locate(r, &p2, &e2)?;
             let s = live_secret(r, &env, &n2)?;
             let v = version.unwrap_or(s.current_version);
-            r.version(s.id, v)?.ok_or_else(|| {
+            let row = r.version(s.id, v)?.ok_or_else(|| {
                 Error::not_found(
                     "secret.version_not_found",
                     format!("no version {v} of {n2}"),
                 )
-            })
+            })?;
+            Ok(Arc::new(row))
         };
         self.audited_read(
             ctx,
             Action::SecretRead,
             &resource,
+            || self.cache().version(&key),
             read,
             |_, row| async move {
                 let u = self.unsealed()?;
@@ -302,7 +317,7 @@ impl Vault {
                     version: row.version,
                     value,
                     created_at: row.created_at,
-                    created_by: row.created_by,
+                    created_by: row.created_by.clone(),
                 })
             },
         )
@@ -312,29 +327,35 @@ impl Vault {
     /// `GET .../bundle`: every current value in one answer.
     pub async fn bundle(&self, ctx: &Ctx, p: &ProjectName, e: &EnvName) -> Result<Bundle> {
         let (p2, e2) = (p.clone(), e.clone());
-        let read = move |r: &dyn Reader| -> Result<Vec<(String, VersionRow)>> {
+        let resource = format!("{p}/{e}/*");
+        let cache = self.cache().clone();
+        let fill_key = resource.clone();
+        let read = move |r: &dyn Reader| -> Result<Arc<Vec<(String, VersionRow)>>> {
+            let generation = cache.generation();
             let rows = r.current_versions_by_name(p2.as_str(), e2.as_str())?;
             if rows.is_empty() {
                 // Empty, or missing: say which.
                 locate(r, &p2, &e2)?;
             }
+            let rows = Arc::new(rows);
+            cache.put_bundle(fill_key, rows.clone(), generation);
             Ok(rows)
         };
-        let resource = format!("{p}/{e}/*");
         self.audited_read(
             ctx,
             Action::SecretRead,
             &resource,
+            || self.cache().bundle(&resource),
             read,
             |_, rows| async move {
                 let u = self.unsealed()?;
                 let ring = self.keyring(&u, p).await?;
                 let mut secrets = BTreeMap::new();
-                for (name, row) in rows {
-                    let n = SecretName::parse(&name)
+                for (name, row) in rows.iter() {
+                    let n = SecretName::parse(name)
                         .map_err(|_| Error::internal("stored secret name invalid"))?;
-                    let v = self.open_version(ctx, &ring, p, e, &n, &row).await?;
-                    secrets.insert(name, v);
+                    let v = self.open_version(ctx, &ring, p, e, &n, row).await?;
+                    secrets.insert(name.clone(), v);
                 }
                 self.metrics().secret_reads.inc();
                 Ok(Bundle {
@@ -712,4 +733,12 @@ fn write_in(
         },
         due,
     ))
+}
+
+/// The read cache's key of a version (`None`: the current one).
+fn version_key(resource: &str, version: Option<u64>) -> String {
+    match version {
+        Some(v) => format!("{resource}@{v}"),
+        None => format!("{resource}@"),
+    }
 }

@@ -7,6 +7,7 @@ mod queries;
 pub mod writer;
 
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -23,6 +24,7 @@ pub struct SqliteStore {
     readers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     jobs: Mutex<Option<mpsc::UnboundedSender<WriteJob>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    changes: Arc<AtomicU64>,
 }
 
 /// Opens (creating if needed) the database, applies migrations, and starts
@@ -54,8 +56,10 @@ pub fn open(
         );
     }
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = writer::spawn(conn, rx, max_batch)?;
+    let changes = Arc::new(AtomicU64::new(0));
+    let handle = writer::spawn(conn, rx, max_batch, changes.clone())?;
     Ok(SqliteStore {
+        changes,
         reads: Mutex::new(Some(read_tx)),
         readers: Mutex::new(reader_threads),
         jobs: Mutex::new(Some(tx)),
@@ -134,6 +138,10 @@ impl Storage for SqliteStore {
                 let _ = job.done.send(Err(StoreError::Closed));
             }
         }
+    }
+
+    fn changes(&self) -> Arc<AtomicU64> {
+        self.changes.clone()
     }
 
     fn close(&self) {

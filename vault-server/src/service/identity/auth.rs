@@ -1,7 +1,9 @@
 //! Authentication of sessions and service tokens, run on a reader
-//! connection for EVERY request: the credential's hash is compared in
-//! constant time, then its state (revoked, expired, idle, disabled user,
-//! source network) and the caller's grants are read from the database.
+//! connection: the credential's hash is compared in constant time, then its
+//! state (revoked, expired, idle, disabled user, source network) and the
+//! caller's grants are read from the database. The answer is cached until
+//! the next change of any kind or the time it stops holding (see
+//! `service::cache`), so a revocation still takes effect at once.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -169,7 +171,9 @@ fn invalid() -> Error {
 }
 
 /// Checks a credential that is not the root token: a session or a service
-/// token. `now` and `source` come from the request.
+/// token. `now` and `source` come from the request. Answers the principal
+/// and the time until which this answer holds if nothing changes (session
+/// end, emergency grant end, token expiry).
 pub fn check_credential(
     r: &dyn Reader,
     id: &TokenId,
@@ -177,7 +181,7 @@ pub fn check_credential(
     now: Timestamp,
     source: &str,
     s: &Arc<IdentitySettings>,
-) -> Result<Principal> {
+) -> Result<(Principal, Option<Timestamp>)> {
     if let Some(sess) = r.session(id.as_str())? {
         if !verify_token_hash(secret, &sess.hash) || sess.revoked_at.is_some() {
             return Err(invalid());
@@ -214,14 +218,19 @@ pub fn check_credential(
                 scope: Scope::all(),
             });
         }
-        return Ok(Principal::User {
-            user_id: user.id,
-            username: user.username,
-            session_id: sess.id,
-            last_used_at: sess.last_used_at,
-            grants,
-            emergency_until,
-        });
+        let ends = policy.ends_at(sess.created_at, sess.last_used_at);
+        let valid_until = emergency_until.map_or(ends, |e| e.min(ends));
+        return Ok((
+            Principal::User {
+                user_id: user.id,
+                username: user.username,
+                session_id: sess.id,
+                last_used_at: sess.last_used_at,
+                grants,
+                emergency_until,
+            },
+            Some(valid_until),
+        ));
     }
     if let Some(t) = r.service_token(id.as_str())? {
         if !verify_token_hash(secret, &t.hash) || t.revoked_at.is_some() {
@@ -272,16 +281,19 @@ pub fn check_credential(
                 .filter_map(|p| Permission::parse(p))
                 .collect(),
         };
-        return Ok(Principal::Service {
-            token_id: t.id,
-            name: t.name,
-            created_by: t.created_by,
-            last_used_at: t.last_used_at,
-            grants: match creator_grants {
-                Some(held) => narrow(&scope.grants(), &held),
-                None => scope.grants(),
+        return Ok((
+            Principal::Service {
+                token_id: t.id,
+                name: t.name,
+                created_by: t.created_by,
+                last_used_at: t.last_used_at,
+                grants: match creator_grants {
+                    Some(held) => narrow(&scope.grants(), &held),
+                    None => scope.grants(),
+                },
             },
-        });
+            Some(t.expires_at),
+        ));
     }
     Err(invalid())
 }

@@ -5,9 +5,12 @@
 //! each job's audit record right after its change (so the chain is serial and
 //! a change never commits without its record), commits once, then answers
 //! every job. A job whose change or audit append fails is rolled back to its
-//! savepoint alone; the others still commit.
+//! savepoint alone; the others still commit. After a commit that ran any
+//! change, the store's change count is bumped before anyone is answered.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
 use tokio::sync::mpsc;
@@ -26,11 +29,12 @@ pub fn spawn(
     conn: Connection,
     rx: mpsc::UnboundedReceiver<WriteJob>,
     max_batch: usize,
+    changes: Arc<AtomicU64>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let head = load_head(&conn)?;
     let handle = std::thread::Builder::new()
         .name("vault-writer".into())
-        .spawn(move || run(conn, rx, head, max_batch))?;
+        .spawn(move || run(conn, rx, head, max_batch, &changes))?;
     Ok(handle)
 }
 
@@ -50,6 +54,7 @@ fn run(
     mut rx: mpsc::UnboundedReceiver<WriteJob>,
     mut head: ChainHead,
     max_batch: usize,
+    changes: &AtomicU64,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -61,7 +66,14 @@ fn run(
             }
         }
         let start_head = head;
-        match run_batch(&mut conn, &mut batch, &mut head) {
+        let changed = batch.iter().any(|j| j.work.is_some());
+        let result = run_batch(&mut conn, &mut batch, &mut head);
+        if changed {
+            // Before any answer: a writer that got its answer must never
+            // meet a cache entry read before its change.
+            changes.fetch_add(1, Ordering::AcqRel);
+        }
+        match result {
             Ok(replies) => {
                 for (tx, r) in replies {
                     let _ = tx.send(r);
