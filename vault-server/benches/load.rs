@@ -2,9 +2,11 @@
 //!
 //! 1. authenticated read of one secret, 64 connections;
 //! 2. bulk read (bundle) of an environment of 20 secrets, 64 connections;
-//! 3. baseline: a plain axum handler returning the same bytes as (1) from
+//! 3. (1) again while one of the 64 connections keeps writing another
+//!    secret (each write commit empties the read cache);
+//! 4. baseline: a plain axum handler returning the same bytes as (1) from
 //!    memory, 64 connections;
-//! 4. rewrap of 100,000 secret versions after a KEK rotation.
+//! 5. rewrap of 100,000 secret versions after a KEK rotation.
 //!
 //! It starts the real `vault-server --dev` (audit durable: `synchronous =
 //! full`, every read audited before it is answered) and drives it with a
@@ -68,6 +70,7 @@ struct Result {
     p50_ms: f64,
     p99_ms: f64,
     bytes: usize,
+    writes: u64,
 }
 
 impl Result {
@@ -76,14 +79,35 @@ impl Result {
     }
 }
 
-/// 64 keep-alive connections hammering `path` for `secs`.
-async fn load(name: &'static str, addr: SocketAddr, token: &str, path: &str, secs: u64) -> Result {
-    let req =
+/// 64 keep-alive connections hammering `path` for `secs`. With `writes`,
+/// one of them instead keeps writing a new version of that secret (its
+/// requests are counted in `Result::writes`, not in the latencies).
+async fn load(
+    name: &'static str,
+    addr: SocketAddr,
+    token: &str,
+    path: &str,
+    secs: u64,
+    writes: Option<&str>,
+) -> Result {
+    let get =
         format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n");
+    let put = writes.map(|w| {
+        let body = r#"{"value":"changing"}"#;
+        format!(
+            "PUT {w} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
-    for _ in 0..CONNS {
-        let req = req.clone();
+    for i in 0..CONNS {
+        let writer = i == 0 && put.is_some();
+        let req = if writer {
+            put.clone().unwrap_or_default()
+        } else {
+            get.clone()
+        };
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -117,7 +141,7 @@ async fn load(name: &'static str, addr: SocketAddr, token: &str, path: &str, sec
                 size = len;
                 lat.push(t.elapsed());
             }
-            (lat, size)
+            (lat, size, writer)
         }));
     }
     let start = Instant::now();
@@ -125,10 +149,15 @@ async fn load(name: &'static str, addr: SocketAddr, token: &str, path: &str, sec
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     let mut bytes = 0;
+    let mut writes = 0;
     for t in tasks {
-        let (lat, size) = t.await.unwrap();
-        all.extend(lat);
-        bytes = size;
+        let (lat, size, writer) = t.await.unwrap();
+        if writer {
+            writes = lat.len() as u64;
+        } else {
+            all.extend(lat);
+            bytes = size;
+        }
     }
     let secs = start.elapsed().as_secs_f64();
     all.sort();
@@ -143,6 +172,7 @@ async fn load(name: &'static str, addr: SocketAddr, token: &str, path: &str, sec
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         bytes,
+        writes,
     }
 }
 
@@ -232,7 +262,14 @@ fn main() {
         .unwrap();
     let pid = child.id();
     let c0 = cpu_secs(pid);
-    let single = client.block_on(load("single secret read", addr, &token, one_path, secs));
+    let single = client.block_on(load(
+        "single secret read",
+        addr,
+        &token,
+        one_path,
+        secs,
+        None,
+    ));
     let c1 = cpu_secs(pid);
     let bundle = client.block_on(load(
         "bundle of 20 secrets",
@@ -240,14 +277,26 @@ fn main() {
         &token,
         "/v1/projects/bench/environments/prod/bundle",
         secs,
+        None,
     ));
     let c2 = cpu_secs(pid);
+    // Every write commit empties the read cache: reads next to a steady
+    // writer show the cost of going back to the database.
+    let mixed = client.block_on(load(
+        "single read + 1 writer",
+        addr,
+        &token,
+        one_path,
+        secs,
+        Some("/v1/projects/bench/environments/prod/secrets/CHANGING"),
+    ));
     let baseline = client.block_on(load(
         "plain axum baseline",
         baseline_addr,
         &token,
         "/same",
         secs,
+        None,
     ));
     drop(rt);
 
@@ -256,7 +305,7 @@ fn main() {
         "{:<24} {:>10} {:>9} {:>9} {:>8} {:>10}",
         "scenario", "req/s", "p50 ms", "p99 ms", "bytes", "vs base"
     );
-    for r in [&single, &bundle, &baseline] {
+    for r in [&single, &bundle, &mixed, &baseline] {
         println!(
             "{:<24} {:>10.0} {:>9.2} {:>9.2} {:>8} {:>9.1}%",
             r.name,
@@ -272,6 +321,10 @@ fn main() {
         "server CPU per request: single {:.0} us, bundle {:.0} us (user+sys of vault-server)",
         (c1 - c0) * 1e6 / single.requests as f64,
         (c2 - c1) * 1e6 / bundle.requests as f64
+    );
+    println!(
+        "the writer of \"single read + 1 writer\" wrote {:.0} versions/s, each audited",
+        mixed.writes as f64 / mixed.secs
     );
 
     // Rewrap: fill to `rewrap_n` versions with 64 writers, rotate, rewrap.
