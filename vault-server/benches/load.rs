@@ -79,6 +79,41 @@ impl Result {
     }
 }
 
+/// A keep-alive `PUT` of `value` to a secret path.
+fn put_request(path: &str, token: &str, value: &str) -> String {
+    let body = format!(r#"{{"value":"{value}"}}"#);
+    format!(
+        "PUT {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Reads one response, asserting 200; answers its body length.
+async fn read_ok_response<R: tokio::io::AsyncBufRead + Unpin>(
+    r: &mut R,
+    line: &mut String,
+    body: &mut Vec<u8>,
+    what: &str,
+) -> usize {
+    let mut len = 0usize;
+    line.clear();
+    r.read_line(line).await.unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{what}: {line}");
+    loop {
+        line.clear();
+        r.read_line(line).await.unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    body.resize(len, 0);
+    r.read_exact(body).await.unwrap();
+    len
+}
+
 /// 64 keep-alive connections hammering `path` for `secs`. With `writes`,
 /// one of them instead keeps writing a new version of that secret (its
 /// requests are counted in `Result::writes`, not in the latencies).
@@ -92,13 +127,7 @@ async fn load(
 ) -> Result {
     let get =
         format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n");
-    let put = writes.map(|w| {
-        let body = r#"{"value":"changing"}"#;
-        format!(
-            "PUT {w} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-    });
+    let put = writes.map(|w| put_request(w, token, "changing"));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for i in 0..CONNS {
@@ -121,24 +150,7 @@ async fn load(
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
                 w.write_all(req.as_bytes()).await.unwrap();
-                let mut len = 0usize;
-                line.clear();
-                r.read_line(&mut line).await.unwrap();
-                assert!(line.starts_with("HTTP/1.1 200"), "{name}: {line}");
-                loop {
-                    line.clear();
-                    r.read_line(&mut line).await.unwrap();
-                    if line == "\r\n" {
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap();
-                    }
-                }
-                body.resize(len, 0);
-                r.read_exact(&mut body).await.unwrap();
-                size = len;
+                size = read_ok_response(&mut r, &mut line, &mut body, name).await;
                 lat.push(t.elapsed());
             }
             (lat, size, writer)
@@ -352,31 +364,16 @@ fn main() {
                 let (r, mut w) = stream.into_split();
                 let mut r = tokio::io::BufReader::new(r);
                 let mut line = String::new();
+                let mut body = Vec::new();
                 for i in 0..per {
-                    let body = format!(r#"{{"value":"{value}"}}"#);
                     // 100 names per writer, many versions each.
-                    let req = format!(
-                        "PUT /v1/projects/bench/environments/load/secrets/W{c}_{} HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                        i % 100,
-                        body.len()
+                    let path = format!(
+                        "/v1/projects/bench/environments/load/secrets/W{c}_{}",
+                        i % 100
                     );
+                    let req = put_request(&path, &token, &value);
                     w.write_all(req.as_bytes()).await.unwrap();
-                    let mut len = 0usize;
-                    line.clear();
-                    r.read_line(&mut line).await.unwrap();
-                    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
-                    loop {
-                        line.clear();
-                        r.read_line(&mut line).await.unwrap();
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    r.read_exact(&mut body).await.unwrap();
+                    read_ok_response(&mut r, &mut line, &mut body, "fill").await;
                 }
             }));
         }

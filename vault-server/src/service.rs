@@ -303,12 +303,25 @@ impl Vault {
     /// Authenticates and decides. A refusal is audited here (as denied) and
     /// returned; an allowed call is audited by the operation itself.
     pub async fn authorize(&self, ctx: &Ctx, action: Action, resource: &str) -> Result<Principal> {
-        let decision = match self.authenticate(ctx).await {
-            Ok(p) if access::allowed(&p, action, resource) => return Ok(p),
+        match self.authenticate(ctx).await {
+            Ok(p) if access::allowed(&p, action, resource) => Ok(p),
+            auth => Err(self.deny(ctx, auth, action, resource).await),
+        }
+    }
+
+    /// Audits a refusal (unauthenticated, or authenticated but not allowed)
+    /// and returns the error to answer; a failed audit answers that instead.
+    async fn deny(
+        &self,
+        ctx: &Ctx,
+        auth: Result<Principal>,
+        action: Action,
+        resource: &str,
+    ) -> Error {
+        let (p, err) = match auth {
             Ok(p) => (Some(p), Error::forbidden()),
             Err(e) => (None, e),
         };
-        let (p, err) = decision;
         let entry = self.entry(
             ctx,
             p.as_ref(),
@@ -317,8 +330,10 @@ impl Vault {
             Outcome::Denied,
             Some(err.code.to_owned()),
         );
-        self.audit(ctx, entry).await?;
-        Err(err)
+        match self.audit(ctx, entry).await {
+            Ok(()) => err,
+            Err(audit_failed) => audit_failed,
+        }
     }
 
     /// Runs a read-only operation: decide, run, audit the outcome (durably),
@@ -399,22 +414,7 @@ impl Vault {
                 self.touch(&p).await?;
                 (p, d)
             }
-            (auth, _) => {
-                let (p, err) = match auth {
-                    Ok(p) => (Some(p), Error::forbidden()),
-                    Err(e) => (None, e),
-                };
-                let entry = self.entry(
-                    ctx,
-                    p.as_ref(),
-                    action.as_str(),
-                    resource,
-                    Outcome::Denied,
-                    Some(err.code.to_owned()),
-                );
-                self.audit(ctx, entry).await?;
-                return Err(err);
-            }
+            (auth, _) => return Err(self.deny(ctx, auth, action, resource).await),
         };
         let res = match data {
             Ok(d) => op(p.clone(), d).await,

@@ -293,10 +293,10 @@ fn supervised_signals_reach_the_child_exactly_once() {
     assert_eq!(st.code(), Some(0));
 }
 
-#[test]
-fn sigkill_of_a_supervised_cli_leaves_no_child() {
-    let s = server_with_secrets();
-    let mut cli = vault(&s)
+/// `vault run --supervise -- sleep SECS`, once its child runs: the CLI,
+/// its pid and the child's pid.
+fn supervised_sleep(s: &Server, secs: &str) -> (std::process::Child, u32, u32) {
+    let cli = vault(s)
         .args([
             "run",
             "-p",
@@ -306,19 +306,27 @@ fn sigkill_of_a_supervised_cli_leaves_no_child() {
             "--supervise",
             "--",
             "sleep",
-            "300",
+            secs,
         ])
         .spawn()
         .unwrap();
     let pid = cli.id();
+    let want = format!("sleep {secs}");
     let mut child = 0;
     assert!(wait_until(Duration::from_secs(10), || {
         child = children_of(pid)
             .into_iter()
-            .find(|c| cmdline(*c).starts_with("sleep 300"))
+            .find(|c| cmdline(*c).starts_with(&want))
             .unwrap_or(0);
         child != 0
     }));
+    (cli, pid, child)
+}
+
+#[test]
+fn sigkill_of_a_supervised_cli_leaves_no_child() {
+    let s = server_with_secrets();
+    let (mut cli, pid, child) = supervised_sleep(&s, "300");
     kill("KILL", &pid.to_string());
     let _ = cli.wait();
     assert!(
@@ -332,29 +340,7 @@ fn sigkill_of_a_supervised_cli_leaves_no_child() {
 fn no_secret_in_any_command_line() {
     let s = server_with_secrets();
     // Supervised: both the CLI and the child exist.
-    let mut cli = vault(&s)
-        .args([
-            "run",
-            "-p",
-            "demo",
-            "-e",
-            "dev",
-            "--supervise",
-            "--",
-            "sleep",
-            "30",
-        ])
-        .spawn()
-        .unwrap();
-    let pid = cli.id();
-    let mut child = 0;
-    assert!(wait_until(Duration::from_secs(10), || {
-        child = children_of(pid)
-            .into_iter()
-            .find(|c| cmdline(*c).starts_with("sleep"))
-            .unwrap_or(0);
-        child != 0
-    }));
+    let (mut cli, pid, child) = supervised_sleep(&s, "30");
     for p in [pid, child] {
         let line = cmdline(p);
         assert!(
