@@ -293,6 +293,8 @@ pub struct Resp {
     pub request_id: Option<String>,
     /// `content-type` header.
     pub content_type: Option<String>,
+    /// `retry-after` header.
+    pub retry_after: Option<String>,
 }
 
 impl Resp {
@@ -345,6 +347,7 @@ impl Client {
         };
         let request_id = header("x-request-id");
         let content_type = header("content-type");
+        let retry_after = header("retry-after");
         let text = r
             .body_mut()
             .with_config()
@@ -358,6 +361,7 @@ impl Client {
             json,
             request_id,
             content_type,
+            retry_after,
         }
     }
 
@@ -500,4 +504,55 @@ pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
         String::from_utf8_lossy(&out.stderr)
     );
     (cert, key)
+}
+
+/// Sends one raw HTTP/1.1 request to `server` (`http://127.0.0.1:PORT`) from
+/// the loopback address `source` (any 127.0.0.0/8 address works on Linux,
+/// so a test can play several clients), and returns the status and body.
+pub fn http_from(
+    source: &str,
+    server: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = connect_from(source, server);
+    let host = server.trim_start_matches("http://");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).expect("send request");
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or("", |b| b.1).to_owned();
+    (status, body)
+}
+
+/// A TCP connection to `server` (`http://127.0.0.1:PORT`) from the loopback
+/// address `source`.
+pub fn connect_from(source: &str, server: &str) -> std::net::TcpStream {
+    let target: std::net::SocketAddr = server
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .parse()
+        .expect("server address");
+    let local: std::net::SocketAddr = format!("{source}:0").parse().expect("source address");
+    let sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.bind(&local.into()).expect("bind source address");
+    sock.connect_timeout(&target.into(), Duration::from_secs(5))
+        .expect("connect");
+    let stream: std::net::TcpStream = sock.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream
 }

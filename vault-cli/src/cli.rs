@@ -488,15 +488,16 @@ Prints the unseal shares (or nothing, for passphrase and key-file modes) and
 a root token ONCE. Store them apart, e.g. one share per operator.
 
 Examples:
-  vault operator init --shares 5 --threshold 3
+  vault operator init                       # 5 shares, any 3 unseal
+  vault operator init --shares 1 --threshold 1
   vault operator init --passphrase          # prompts; or pipe it on stdin
   vault operator init --key-file            # unattended restarts")]
     Init {
-        /// Number of Shamir shares
-        #[arg(long, default_value_t = 1, conflicts_with_all = ["passphrase", "key_file"])]
+        /// Number of Shamir shares (1..=255)
+        #[arg(long, default_value_t = 5, conflicts_with_all = ["passphrase", "key_file"])]
         shares: u8,
-        /// Shares needed to unseal
-        #[arg(long, default_value_t = 1, conflicts_with_all = ["passphrase", "key_file"])]
+        /// Shares needed to unseal (1..=shares; 1 of 1 suits a team of one)
+        #[arg(long, default_value_t = 3, conflicts_with_all = ["passphrase", "key_file"])]
         threshold: u8,
         /// Protect the root key with a passphrase (read from stdin or a prompt)
         #[arg(long, conflicts_with = "key_file")]
@@ -510,14 +511,23 @@ Examples:
     },
     /// Give one unseal share (or the passphrase), read from stdin or a prompt
     #[command(after_long_help = "\
+Each share is checked when given: a mistyped, truncated or foreign share is
+refused at once, and a share given twice is named as such. Failed attempts are
+throttled per source address (3 free, then 1 s doubling to 5 min).
+
 Examples:
   vault operator unseal                 # prompts for a share, no echo
   vault operator unseal < share.txt
-  vault operator unseal --reset         # forget the shares given so far")]
+  vault operator unseal --reset         # forget the shares given so far
+  vault operator unseal --key-file /etc/vault/unseal.key   # after a manual seal")]
     Unseal {
         /// Forget the shares given so far
         #[arg(long)]
         reset: bool,
+        /// Key-file mode: send this key file's contents (needed after
+        /// `vault operator seal`; a restart reads the configured file itself)
+        #[arg(long, value_name = "PATH", conflicts_with = "reset")]
+        key_file: Option<std::path::PathBuf>,
         /// Output.
         #[command(flatten)]
         output: Output,
@@ -528,7 +538,11 @@ Examples:
         #[command(flatten)]
         output: Output,
     },
-    /// Show whether the server is initialized and sealed
+    /// Show whether the server is initialized and sealed (exit 2 when sealed)
+    #[command(after_long_help = "\
+Exit status: 0 unsealed, 2 sealed or not initialized, 1 cannot tell (the
+server cannot be reached), so scripts and health checks can test it:
+  vault operator status >/dev/null || echo sealed")]
     Status {
         /// Output.
         #[command(flatten)]

@@ -123,8 +123,10 @@ pub struct InitResponse {
     pub root_token: SecretText,
 }
 
-/// `POST /v1/sys/unseal`: one share, or the passphrase.
+/// `POST /v1/sys/unseal`: one share, the passphrase, or (key-file mode,
+/// after an operator sealed) the key file's contents.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UnsealRequest {
     /// One Shamir share.
     #[serde(default)]
@@ -135,6 +137,9 @@ pub struct UnsealRequest {
     /// Forget shares given so far.
     #[serde(default)]
     pub reset: bool,
+    /// The unseal key file's contents (`vault-unseal-key-v1.…`), key-file mode.
+    #[serde(default)]
+    pub key: Option<SecretText>,
 }
 
 /// Seal state.

@@ -35,14 +35,14 @@ mod vectors;
 pub use envelope::{Envelope, SecretContext, open, rewrap};
 pub use keyring::KeyRing;
 pub use keys::{Kek, RootKey, UnsealKey, WrappedKek, WrappedRootKey};
-pub use password::{PasswordParams, hash_password, verify_password};
+pub use password::{PasswordParams, hash_password, needs_rehash, verify_password};
 pub use rotation::{
     KekLifecycleError, RotationPolicy, RotationReason, check_destroy, check_retire,
 };
 pub use token::{Token, TokenId, TokenSecret, parse_token, token_hash, verify_token_hash};
 pub use unseal::{
-    PassphraseParams, derive_unseal_key, encode_key_file, parse_key_file, shamir_combine,
-    shamir_split,
+    PassphraseParams, ShareInfo, derive_unseal_key, encode_key_file, inspect_share, parse_key_file,
+    shamir_combine, shamir_split,
 };
 
 /// Errors of the crypto layer. Decryption failures are deliberately

@@ -124,20 +124,37 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Maximum password length, in bytes.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// Checks a new password for `username`.
+/// Refuses a password (or passphrase) longer than [`MAX_PASSWORD_BYTES`].
+/// Every path that hashes a presented password calls this first, so nobody
+/// can make the server run Argon2id over megabytes (OWASP ASVS 2.1.2 caps
+/// length at 128 characters or more; we allow 1,024 bytes).
+///
+/// # Errors
+/// [`PasswordPolicyError::TooLong`].
+pub fn check_password_length(password: &SecretText) -> Result<(), PasswordPolicyError> {
+    if password.expose_secret().len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordPolicyError::TooLong {
+            max: MAX_PASSWORD_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a new password for `username` (NIST SP 800-63B 5.1.1.2: length
+/// and a strength estimate instead of composition rules). `username` names
+/// the account, or the purpose of a passphrase, so it cannot be the secret.
+///
+/// # Errors
+/// Too short, too long or too easy to guess.
 pub fn check_password(
     password: &SecretText,
     username: &Username,
 ) -> Result<(), PasswordPolicyError> {
+    check_password_length(password)?;
     let pw = password.expose_secret();
     if pw.chars().count() < MIN_PASSWORD_CHARS {
         return Err(PasswordPolicyError::TooShort {
             min: MIN_PASSWORD_CHARS,
-        });
-    }
-    if pw.len() > MAX_PASSWORD_BYTES {
-        return Err(PasswordPolicyError::TooLong {
-            max: MAX_PASSWORD_BYTES,
         });
     }
     let estimate = zxcvbn::zxcvbn(pw, &[username.as_str(), "vault", "secret", "password"]);

@@ -93,12 +93,15 @@ impl Default for ThrottlePolicy {
 }
 
 impl ThrottlePolicy {
-    /// Delay imposed after `failures` consecutive failures.
+    /// Delay imposed after `failures` consecutive failures: none for the
+    /// first `free_failures`, then `base_delay_secs` doubling per further
+    /// failure, at most `max_delay_secs`. With the defaults, three failures
+    /// are free and the fourth attempt waits 1 s.
     pub fn delay_secs(&self, failures: u32) -> i64 {
-        if failures <= self.free_failures {
+        if failures < self.free_failures {
             return 0;
         }
-        let exp = (failures - self.free_failures - 1).min(40);
+        let exp = (failures - self.free_failures).min(40);
         self.base_delay_secs
             .saturating_mul(1i64 << exp)
             .min(self.max_delay_secs)
@@ -113,6 +116,25 @@ impl ThrottlePolicy {
         let until = last_failure.plus_secs(self.delay_secs(failures));
         let left = (until.as_millis() - now.as_millis() + 999) / 1000;
         (left > 0).then_some(left)
+    }
+
+    /// Reserves one attempt at `now`, before the (expensive) check it guards:
+    /// `Err(seconds to wait)` when the attempt must wait, else the state to
+    /// store, which already counts this attempt as a failure. Reserving and
+    /// storing in one atomic step bounds the attempts in flight to the free
+    /// budget (OWASP ASVS 2.2.1); a success afterwards clears or refunds it.
+    pub fn reserve(
+        &self,
+        state: Option<(u32, Timestamp)>,
+        now: Timestamp,
+    ) -> Result<(u32, Timestamp), i64> {
+        if let Some(wait) = state.and_then(|(f, t)| self.wait(f, t, now)) {
+            return Err(wait);
+        }
+        Ok((
+            self.next_failures(state.map_or(0, |s| s.0), state.map(|s| s.1), now),
+            now,
+        ))
     }
 
     /// The failure count to store after one more failure at `now`.
@@ -165,12 +187,13 @@ mod tests {
     fn throttle_grows_and_resets() {
         let p = ThrottlePolicy::default();
         let d: Vec<i64> = (0..8).map(|f| p.delay_secs(f)).collect();
-        assert_eq!(d, vec![0, 0, 0, 0, 1, 2, 4, 8]);
+        assert_eq!(d, vec![0, 0, 0, 1, 2, 4, 8, 16], "three free failures");
         assert_eq!(p.delay_secs(1000), 900);
         let t = Timestamp::from_millis(0);
-        assert_eq!(p.wait(3, t, t), None);
-        assert_eq!(p.wait(6, t, t), Some(4));
-        assert_eq!(p.wait(6, t, t.plus_secs(4)), None);
+        assert_eq!(p.wait(2, t, t), None);
+        assert_eq!(p.wait(3, t, t), Some(1), "the fourth attempt waits");
+        assert_eq!(p.wait(5, t, t), Some(4));
+        assert_eq!(p.wait(5, t, t.plus_secs(4)), None);
         assert_eq!(
             p.wait(1000, t, t.plus_secs(3600)),
             None,
@@ -179,5 +202,22 @@ mod tests {
         assert_eq!(p.next_failures(5, Some(t), t.plus_secs(10)), 6);
         assert_eq!(p.next_failures(5, Some(t), t.plus_secs(3600)), 1);
         assert_eq!(p.next_failures(0, None, t), 1);
+    }
+
+    #[test]
+    fn reservations_stop_at_the_free_budget() {
+        let p = ThrottlePolicy::default();
+        let now = Timestamp::from_millis(5_000);
+        let mut state = None;
+        let mut granted = 0;
+        for _ in 0..60 {
+            if let Ok(s) = p.reserve(state, now) {
+                state = Some(s);
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 3);
+        assert_eq!(p.reserve(state, now), Err(1));
+        assert!(p.reserve(state, now.plus_secs(1)).is_ok());
     }
 }

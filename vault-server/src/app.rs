@@ -213,7 +213,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
     tokio::task::spawn_blocking(move || storage.close())
         .await
         .map_err(|e| format!("shutdown: {e}"))?;
-    let _ = vault.seal_now();
+    let _ = vault.seal_now(false);
     tracing::info!("stopped");
     Ok(())
 }

@@ -59,6 +59,9 @@ pub enum SealState {
     Sealed {
         /// Shares collected.
         shares: Vec<SecretText>,
+        /// Sealed by an operator (not at start): a key-file vault then needs
+        /// the key itself, never the configured file, to unseal.
+        manual: bool,
     },
     /// Keys in memory.
     Unsealed(Arc<Unsealed>),
@@ -118,10 +121,11 @@ struct Inner {
     state: RwLock<SealState>,
     metrics: Arc<Metrics>,
     rewrap_running: Mutex<std::collections::HashSet<String>>,
-    /// Consecutive failed unseal attempts and when the last one failed.
-    /// Held across a whole attempt: attempts run one at a time, so parallel
-    /// guesses cannot all pass the throttle before the first one fails.
-    unseal_failures: tokio::sync::Mutex<(u32, vault_core::clock::Timestamp)>,
+    /// Failed unseal attempts per source address and when the last one
+    /// failed; an attempt is reserved (counted) here before it runs.
+    unseal_failures: Mutex<std::collections::HashMap<String, (u32, vault_core::clock::Timestamp)>>,
+    /// Unseal attempts run one at a time (each may run Argon2id).
+    unseal_turn: tokio::sync::Mutex<()>,
     identity: identity::IdentityState,
     /// `settings.identity`, shared with the reader threads without a copy
     /// per request.
@@ -140,7 +144,10 @@ impl Vault {
     ) -> Result<Self> {
         let initialized = store.read(|r| r.seal_config()).await?.is_some();
         let state = if initialized {
-            SealState::Sealed { shares: Vec::new() }
+            SealState::Sealed {
+                shares: Vec::new(),
+                manual: false,
+            }
         } else {
             SealState::Uninitialized
         };
@@ -160,10 +167,8 @@ impl Vault {
                 state: RwLock::new(state),
                 metrics,
                 rewrap_running: Mutex::default(),
-                unseal_failures: tokio::sync::Mutex::new((
-                    0,
-                    vault_core::clock::Timestamp::from_millis(0),
-                )),
+                unseal_failures: Mutex::default(),
+                unseal_turn: tokio::sync::Mutex::new(()),
                 identity,
                 identity_settings,
                 cache,

@@ -237,8 +237,12 @@ fn operator_init_unseal_seal_through_the_cli() {
             .unwrap()
     };
     assert!(as_root(&["projects", "create", "p"]).status.success());
+    let o = as_root(&["operator", "status"]);
+    assert_eq!(o.status.code(), Some(0), "unsealed: exit 0");
     let o = as_root(&["operator", "seal"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let o = as_root(&["operator", "status"]);
+    assert_eq!(o.status.code(), Some(2), "sealed: exit 2 for health checks");
     let o = as_root(&["projects", "list"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("unseal"), "{}", stderr(&o));
@@ -264,10 +268,11 @@ fn https_server_needs_the_ca_from_vault_cacert_or_cacert() {
     let o = status(&[], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("VAULT_CACERT"), "{}", stderr(&o));
+    // Connected: the server answers "not initialized" (exit 2).
     let o = status(&[("VAULT_CACERT", cert.to_str().unwrap())], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let o = status(&[], &["--cacert", cert.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     // A CA file without a certificate is refused with a clear message.
     let o = status(&[("VAULT_CACERT", key.to_str().unwrap())], &[]);
     assert_eq!(o.status.code(), Some(1));

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::identity_kit::{PW, advance, login_resp, refused, server, user};
+use vault_tests::{Resp, Server};
+
+use super::identity_kit::{PW, advance, login, login_resp, refused, server, user};
 
 #[test]
 fn unknown_user_wrong_password_and_disabled_look_the_same() {
@@ -57,19 +59,22 @@ fn throttling_grows_and_is_audited() {
     let s = server();
     let admin = s.client();
     user(&admin, "alice");
-    // Three free failures, then the account waits 1 s, then 2 s, ...
-    for _ in 0..4 {
+    // Three free failures (as docs/configuration.md says), then the
+    // account waits 1 s, then 2 s, ...
+    for _ in 0..3 {
         refused(
             &login_resp(&s, "alice", "wrong wrong wrong"),
             401,
             "auth.invalid_credentials",
         );
     }
-    // Even the right password waits now (the server's clock stands still).
+    // Even the right password waits now (the server's clock stands still),
+    // and the answer says for how long.
     let r = login_resp(&s, "alice", PW);
     refused(&r, 429, "auth.throttled");
+    assert_eq!(r.retry_after.as_deref(), Some("1"), "{r:?}");
     // Unknown accounts throttle the same way (no enumeration by 429).
-    for _ in 0..4 {
+    for _ in 0..3 {
         let _ = login_resp(&s, "ghost", "wrong wrong wrong");
     }
     refused(&login_resp(&s, "ghost", PW), 429, "auth.throttled");
@@ -143,4 +148,119 @@ fn a_login_storm_does_not_starve_other_requests() {
         during < Duration::from_secs(2),
         "requests waited {during:?} behind the login storm"
     );
+}
+
+#[test]
+fn parallel_guesses_are_reserved_before_hashing() {
+    // 60 logins at once, one with the right password: the attempt is
+    // reserved before the hash, so only the free budget is ever checked;
+    // the rest are refused unhashed with 429 and Retry-After.
+    let s = server();
+    user(&s.client(), "alice");
+    let results: Vec<Resp> = std::thread::scope(|scope| {
+        let all: Vec<_> = (0..60)
+            .map(|i| {
+                let s = &s;
+                scope.spawn(move || {
+                    let pw = if i == 30 { PW } else { "wrong wrong wrong" };
+                    login_resp(s, "alice", pw)
+                })
+            })
+            .collect();
+        all.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let checked = results
+        .iter()
+        .filter(|r| r.status == 401 || r.status == 200)
+        .count();
+    let throttled: Vec<&Resp> = results.iter().filter(|r| r.status == 429).collect();
+    assert!(checked <= 3, "only the free budget is hashed: {checked}");
+    assert_eq!(checked + throttled.len(), 60);
+    for r in &throttled {
+        assert_eq!(r.code(), "auth.throttled");
+        let secs: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
+        assert!(secs >= 1, "{r:?}");
+    }
+}
+
+#[test]
+fn overlong_passwords_are_refused_before_hashing() {
+    let s = server();
+    user(&s.client(), "alice");
+    let huge = "x".repeat(200_000);
+    let r = login_resp(&s, "alice", &huge);
+    refused(&r, 400, "password.too_long");
+    // Not a guess: the account's budget is untouched.
+    for _ in 0..3 {
+        refused(
+            &login_resp(&s, "alice", "wrong wrong wrong"),
+            401,
+            "auth.invalid_credentials",
+        );
+    }
+    // Changing a password: the current one is length-checked too.
+    let alice = login_resp(&s, "alice", PW);
+    assert_eq!(alice.status, 429, "the fourth attempt waits: {alice:?}");
+    advance(&s, 2);
+    let alice = login(&s, "alice");
+    let r = alice.post(
+        "/v1/auth/password",
+        json!({ "current_password": huge, "new_password": "another horse battery staple 7" }),
+    );
+    refused(&r, 400, "password.too_long");
+    let audit = s.client().get("/v1/audit?action=auth.login&limit=50").text;
+    assert!(audit.contains("password.too_long"), "{audit}");
+}
+
+#[test]
+fn a_stolen_session_is_no_password_oracle() {
+    let s = server();
+    user(&s.client(), "alice");
+    let alice = login(&s, "alice");
+    let change = |current: &str| {
+        alice.post(
+            "/v1/auth/password",
+            json!({ "current_password": current, "new_password": "another horse battery staple 7" }),
+        )
+    };
+    for _ in 0..3 {
+        refused(
+            &change("guess guess guess"),
+            401,
+            "auth.invalid_credentials",
+        );
+    }
+    let r = change(PW);
+    refused(&r, 429, "auth.throttled");
+    assert!(r.retry_after.is_some());
+}
+
+#[test]
+fn hashes_made_with_older_parameters_are_upgraded_at_login() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let weak = vault_tests::Options {
+        env: vec![(
+            "VAULT_IDENTITY_DANGER_WEAK_PASSWORD_HASHING".into(),
+            "true".into(),
+        )],
+    };
+    let mut s = Server::dev_in(&dir, weak);
+    user(&s.client(), "alice");
+    let stored = |s: &Server| -> String {
+        let db = rusqlite::Connection::open(s.db_path()).unwrap();
+        db.query_row(
+            "SELECT password_hash FROM users WHERE username = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert!(stored(&s).contains("m=64,t=1,p=1"), "{}", stored(&s));
+    assert!(s.stop());
+    // Restarted with the real (OWASP) parameters: the next login rehashes.
+    let s = Server::dev_in(&dir, vault_tests::Options::default());
+    assert_eq!(login_resp(&s, "alice", PW).status, 200);
+    assert!(stored(&s).contains("m=19456,t=2,p=1"), "{}", stored(&s));
+    assert_eq!(login_resp(&s, "alice", PW).status, 200);
 }

@@ -89,6 +89,22 @@ fn passphrase_mode_and_wrong_passphrase() {
         json!({"mode": {"type": "passphrase", "passphrase": "short"}}),
     );
     assert_eq!(short.status, 400);
+    // Long enough but easy to guess: the user-password strength rules apply,
+    // and the message talks about the passphrase.
+    let weak = anon.post(
+        "/v1/sys/init",
+        json!({"mode": {"type": "passphrase", "passphrase": "passwordpassword"}}),
+    );
+    assert_eq!(
+        (weak.status, weak.code()),
+        (400, "sys.weak_passphrase"),
+        "{weak:?}"
+    );
+    let msg = weak.json["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("passphrase") && !msg.contains("share"),
+        "{msg}"
+    );
     let init = anon.post(
         "/v1/sys/init",
         json!({"mode": {"type": "passphrase", "passphrase": "correct horse battery staple"}}),
@@ -202,4 +218,120 @@ fn dev_mode_reopens_data_with_a_working_token() {
     );
     drop(s2);
     drop(tmp);
+}
+
+fn shares_of(init: &vault_tests::Resp) -> Vec<String> {
+    init.json["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn shamir_server(dir: &std::path::Path, shares: u8, threshold: u8) -> (Server, Vec<String>) {
+    let s = Server::with_config(&config(dir), dir);
+    let init = s.anonymous().post(
+        "/v1/sys/init",
+        json!({"mode": {"type": "shamir", "shares": shares, "threshold": threshold}}),
+    );
+    assert_eq!(init.status, 200, "{init:?}");
+    let shares = shares_of(&init);
+    (s, shares)
+}
+
+#[test]
+fn bad_and_repeated_shares_are_refused_on_submission() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, shares) = shamir_server(&tmp.path().join("a"), 3, 2);
+    // A well-formed share of another vault with the same threshold.
+    let (_other, foreign) = shamir_server(&tmp.path().join("b"), 3, 2);
+    let anon = s.anonymous();
+    let truncated = &shares[0][..shares[0].len() - 6];
+    let mut flipped = shares[0].clone().into_bytes();
+    let last = flipped.len() - 1;
+    flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    // Each from its own address: bad shares count as failed attempts.
+    for (i, bad) in ["hello", truncated, &flipped, &foreign[0]]
+        .iter()
+        .enumerate()
+    {
+        let body = json!({ "share": bad }).to_string();
+        let source = format!("127.0.0.{}", i + 2);
+        let (status, text) =
+            vault_tests::http_from(&source, &s.addr, "POST", "/v1/sys/unseal", &body);
+        assert_eq!(status, 400, "{bad}: {text}");
+        assert!(text.contains("sys.invalid_share"), "{text}");
+        assert!(!text.contains(*bad), "the share is never echoed");
+        // Nothing was counted toward the threshold.
+        let st = anon.get("/v1/sys/seal-status");
+        assert_eq!(st.json["progress"], 0, "{st:?}");
+    }
+    let st = anon.post("/v1/sys/unseal", json!({ "share": shares[1] }));
+    assert_eq!(st.json["progress"], 1, "{st:?}");
+    let again = anon.post("/v1/sys/unseal", json!({ "share": shares[1] }));
+    assert_eq!(
+        (again.status, again.code()),
+        (409, "sys.share_already_given"),
+        "{again:?}"
+    );
+    assert!(
+        again.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 of 2")
+    );
+    let st = anon.post("/v1/sys/unseal", json!({ "share": shares[2] }));
+    assert_eq!(st.json["sealed"], false, "{st:?}");
+}
+
+#[test]
+fn strangers_cannot_keep_the_vault_sealed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let s = Server::with_config(&config(&dir), &dir);
+    let init = s.anonymous().post(
+        "/v1/sys/init",
+        json!({"mode": {"type": "passphrase", "passphrase": "correct horse battery staple"}}),
+    );
+    assert_eq!(init.status, 200, "{init:?}");
+    // Five wrong attempts from a stranger's address: that address waits...
+    let wrong = json!({"passphrase": "wrong horse battery staple"}).to_string();
+    let codes: Vec<u16> = (0..5)
+        .map(|_| vault_tests::http_from("127.0.0.9", &s.addr, "POST", "/v1/sys/unseal", &wrong).0)
+        .collect();
+    assert_eq!(codes, [400, 400, 400, 429, 429]);
+    // ...but the operators, elsewhere, unseal at once.
+    let right = json!({"passphrase": "correct horse battery staple"}).to_string();
+    let (status, body) =
+        vault_tests::http_from("127.0.0.1", &s.addr, "POST", "/v1/sys/unseal", &right);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"sealed\":false"), "{body}");
+    let log = s.log();
+    assert!(
+        log.contains("WARN") && log.contains("unseal attempt refused"),
+        "{log}"
+    );
+    assert!(!log.contains("wrong horse"), "no passphrase in the log");
+}
+
+#[test]
+fn a_manual_seal_in_key_file_mode_needs_the_key() {
+    let s = Server::dev();
+    let c = s.client();
+    assert_eq!(c.post_empty("/v1/sys/seal").status, 200);
+    // Anyone could call this: it must not undo an emergency seal.
+    let r = s.anonymous().post("/v1/sys/unseal", json!({}));
+    assert_eq!((r.status, r.code()), (400, "sys.key_required"), "{r:?}");
+    assert_eq!(s.anonymous().get("/v1/sys/health").json["sealed"], true);
+    let r = s
+        .anonymous()
+        .post("/v1/sys/unseal", json!({"key": "vault-unseal-key-v1.AAAA"}));
+    assert_eq!((r.status, r.code()), (400, "sys.unseal_failed"), "{r:?}");
+    let key = std::fs::read_to_string(s.data_dir.join("unseal.key")).unwrap();
+    let r = s
+        .anonymous()
+        .post("/v1/sys/unseal", json!({"key": key.trim()}));
+    assert_eq!(r.json["sealed"], false, "{r:?}");
 }

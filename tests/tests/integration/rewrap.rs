@@ -119,7 +119,10 @@ fn root_rotation_rewraps_keks_only() {
     assert_eq!(c.read("r", "dev", "A").json["value"], "alpha");
     // Seal and unseal (key file): the new root key is what the unseal key opens.
     c.post_empty("/v1/sys/seal");
-    let st = s.anonymous().post("/v1/sys/unseal", json!({}));
+    let key = std::fs::read_to_string(s.data_dir.join("unseal.key")).unwrap();
+    let st = s
+        .anonymous()
+        .post("/v1/sys/unseal", json!({ "key": key.trim() }));
     assert_eq!(st.json["sealed"], false, "{st:?}");
     assert_eq!(c.read("r", "dev", "A").json["value"], "alpha");
     c.write("r", "dev", "A", "beta");

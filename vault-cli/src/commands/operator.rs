@@ -33,12 +33,6 @@ pub fn run(cmd: OperatorCommand, ctx: &Ctx) -> CliResult<u8> {
                         return Err(CliError::new("the passphrases differ; nothing was done"));
                     }
                 }
-                if p.len() < 12 {
-                    return Err(
-                        CliError::new("the passphrase is shorter than 12 characters")
-                            .hint("use a long passphrase, or Shamir shares (--shares/--threshold)"),
-                    );
-                }
                 UnsealMode::Passphrase { passphrase: p }
             } else if key_file {
                 UnsealMode::KeyFile
@@ -71,8 +65,20 @@ pub fn run(cmd: OperatorCommand, ctx: &Ctx) -> CliResult<u8> {
             ));
             Ok(0)
         }
-        OperatorCommand::Unseal { reset, output } => {
-            let req = if reset {
+        OperatorCommand::Unseal {
+            reset,
+            key_file,
+            output,
+        } => {
+            let req = if let Some(path) = key_file {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    CliError::new(format!("cannot read the key file {}: {e}", path.display()))
+                })?;
+                UnsealRequest {
+                    key: Some(text.trim().to_owned().into()),
+                    ..UnsealRequest::default()
+                }
+            } else if reset {
                 UnsealRequest {
                     reset: true,
                     ..UnsealRequest::default()
@@ -87,7 +93,9 @@ pub fn run(cmd: OperatorCommand, ctx: &Ctx) -> CliResult<u8> {
                     output::note("the server is already unsealed");
                     return print_status(&st, output.format);
                 }
-                if st.mode.as_deref() == Some("passphrase") {
+                if st.mode.as_deref() == Some("key_file") {
+                    UnsealRequest::default()
+                } else if st.mode.as_deref() == Some("passphrase") {
                     UnsealRequest {
                         passphrase: Some(prompt::secret("Passphrase", Piped::TrimNewline)?),
                         ..UnsealRequest::default()
@@ -113,7 +121,9 @@ pub fn run(cmd: OperatorCommand, ctx: &Ctx) -> CliResult<u8> {
         }
         OperatorCommand::Status { output } => {
             let st: SealStatus = client.get("/v1/sys/seal-status")?;
-            print_status(&st, output.format)
+            print_status(&st, output.format)?;
+            // As HashiCorp Vault's `vault status`: health checks test the exit code.
+            Ok(if st.sealed || !st.initialized { 2 } else { 0 })
         }
     }
 }

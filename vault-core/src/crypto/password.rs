@@ -70,9 +70,36 @@ pub fn verify_password(password: &SecretText, phc: &str) -> bool {
         .is_ok()
 }
 
+/// True when `phc` was not made by Argon2id with exactly `params` (older or
+/// other parameters, another algorithm, or an unreadable string), so a
+/// successful login should store a fresh hash (OWASP Password Storage Cheat
+/// Sheet, "upgrading the work factor").
+pub fn needs_rehash(phc: &str, params: PasswordParams) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return true;
+    };
+    let Ok(stored) = Params::try_from(&parsed) else {
+        return true;
+    };
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || stored.m_cost() != params.m_kib
+        || stored.t_cost() != params.t
+        || stored.p_cost() != params.p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rehash_only_when_parameters_differ() {
+        let pw = SecretText::new("correct horse battery staple".into());
+        let weak = PasswordParams::danger_weak_for_tests();
+        let phc = hash_password(&pw, weak).unwrap();
+        assert!(!needs_rehash(&phc, weak));
+        assert!(needs_rehash(&phc, PasswordParams::owasp()));
+        assert!(needs_rehash("not a phc string", weak));
+    }
 
     #[test]
     fn hash_and_verify() {

@@ -128,6 +128,37 @@ pub fn share_threshold(text: &SecretText) -> Result<u8, CryptoError> {
     decode_share(text).map(|s| s.threshold)
 }
 
+/// What can be known of a share without the others: what it declares, and a
+/// public commitment to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareInfo {
+    /// Shares needed to unseal.
+    pub threshold: u8,
+    /// Its x-coordinate (1..=255): two shares with one id are the same share.
+    pub id: u8,
+    /// SHA-256 over a domain label and the decoded share. Stored at init, it
+    /// lets the server reject a forged or foreign share on submission,
+    /// before combining; it reveals nothing usable about the 256-bit share.
+    pub commitment: [u8; 32],
+}
+
+/// Decodes and checks one share text: prefix, length and checksum.
+///
+/// # Errors
+/// [`CryptoError::Shares`] naming what is wrong (never quoting the text).
+pub fn inspect_share(text: &SecretText) -> Result<ShareInfo, CryptoError> {
+    let s = decode_share(text)?;
+    // Hashed in parts so no unwiped copy of the share is made.
+    let mut h = Sha256::new();
+    h.update(b"vault/v1/share-commitment\0");
+    h.update(&s.bytes[..]);
+    Ok(ShareInfo {
+        threshold: s.threshold,
+        id: s.id,
+        commitment: h.finalize().into(),
+    })
+}
+
 /// Rebuilds the unseal key from at least `threshold` distinct shares.
 /// Fewer shares, or shares of different splits, give an error here or a key
 /// that fails to unwrap the root key (the AEAD catches it), never silently.

@@ -63,6 +63,10 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (status, axum::Json(body)).into_response();
+        if let Some(secs) = self.error.retry_after_secs {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         resp.extensions_mut().insert(ErrorCode(self.error.code));
         resp
     }
@@ -83,6 +87,14 @@ mod tests {
         let s = String::from_utf8(body.to_vec()).unwrap();
         assert!(!s.contains("disk"), "{s}");
         assert!(s.contains("\"request_id\":\"rid-1\""), "{s}");
+    }
+
+    #[test]
+    fn throttled_answers_say_when_to_retry() {
+        let resp =
+            ApiError::new(Error::throttled("auth.throttled", "wait", 7), "r").into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "7");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub enum Kind {
     Conflict,
     /// Body too large (413).
     TooLarge,
-    /// Too many failed logins: wait (429).
+    /// Too many attempts or requests: wait (429, with `Retry-After`).
     Throttled,
     /// Sealed or not initialized (503).
     Sealed,
@@ -39,6 +39,9 @@ pub struct Error {
     pub code: &'static str,
     /// Message for the caller (never a secret; replaced on 5xx).
     pub message: String,
+    /// For [`Kind::Throttled`]: seconds until a retry may succeed, sent as
+    /// `Retry-After` (RFC 9110 10.2.3).
+    pub retry_after_secs: Option<u64>,
 }
 
 /// Service result.
@@ -51,6 +54,15 @@ impl Error {
             kind,
             code,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// 429 with `Retry-After: secs` (at least 1).
+    pub fn throttled(code: &'static str, message: impl Into<String>, secs: i64) -> Self {
+        Self {
+            retry_after_secs: Some(u64::try_from(secs.max(1)).unwrap_or(1)),
+            ..Self::new(Kind::Throttled, code, message)
         }
     }
 

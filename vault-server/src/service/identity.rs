@@ -7,9 +7,11 @@
 //!
 //! - [`auth`]: credential checks for sessions and service tokens.
 //! - [`cidr`]: allowed source networks of service tokens.
+//! - [`throttle`]: failed-attempt counters reserved before each hash.
 
 pub mod auth;
 pub mod cidr;
+pub mod throttle;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,13 +28,14 @@ use vault_core::api::{
 };
 use vault_core::audit::Outcome;
 use vault_core::clock::{Clock, Timestamp};
-use vault_core::crypto::{Token, hash_password, random, verify_password};
-use vault_core::identity::{PasswordPolicyError, Username, check_password};
+use vault_core::crypto::{Token, hash_password, needs_rehash, random, verify_password};
+use vault_core::identity::{PasswordPolicyError, Username, check_password, check_password_length};
 use vault_core::secret::SecretText;
 
 pub use self::auth::IdentitySettings;
 use self::auth::{EMERGENCY_ROLE, find_role, resolve};
 use self::cidr::Cidr;
+use self::throttle::Counter;
 use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
 use crate::store::identity::{
     BindingRow, EmergencyRow, RoleRow, ServiceTokenRow, SessionRow, UserRow,
@@ -339,24 +342,48 @@ impl Vault {
     }
 
     /// `POST /v1/auth/login`: the same answer, after comparable work, for an
-    /// unknown user, a wrong password and a disabled account.
+    /// unknown user, a wrong password and a disabled account. Each attempt
+    /// is reserved on the account's and the address's throttle before the
+    /// password is hashed; a password over 1,024 bytes is refused unhashed.
     pub async fn login(&self, ctx: &Ctx, req: LoginRequest) -> Result<LoginResponse> {
         self.unsealed()?;
-        let now = self.clock().now();
         let name = Username::parse(&req.username).ok();
         let shown = name
             .as_ref()
             .map_or_else(|| "(invalid)".to_owned(), ToString::to_string);
         let acct_key = format!("user:{shown}");
-        let ip_key = format!("ip:{}", ctx.source);
         let settings = Arc::new(self.identity().clone());
-        let (lookup, acct_key2, ip_key2, s2) = (
-            name.clone(),
-            acct_key.clone(),
-            ip_key.clone(),
-            settings.clone(),
-        );
-        let (user, acct_t, ip_t, grants_policy) = self
+        let mut entry = self.entry(ctx, None, "auth.login", "auth", Outcome::Denied, None);
+        entry.actor = format!("user:{shown}");
+        if let Err(e) = check_password_length(&req.password) {
+            entry.detail = Some("password.too_long".into());
+            self.audit(ctx, entry).await?;
+            return Err(password_error(&e));
+        }
+        let reservation = match self
+            .reserve_attempt(vec![
+                Counter {
+                    key: acct_key.clone(),
+                    policy: settings.throttle,
+                    what: "account",
+                },
+                Counter {
+                    key: format!("ip:{}", ctx.source),
+                    policy: settings.address_throttle(),
+                    what: "address",
+                },
+            ])
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                entry.detail = Some(format!("{}: {}", e.code, e.message));
+                self.audit(ctx, entry).await?;
+                return Err(e);
+            }
+        };
+        let (lookup, s2) = (name.clone(), settings.clone());
+        let (user, grants_policy) = self
             .store()
             .read(move |r| {
                 let user = match &lookup {
@@ -367,70 +394,38 @@ impl Vault {
                     Some(u) => Some(resolve(&r.bindings(Some(&u.id))?, &r.roles()?, &s2)),
                     None => None,
                 };
-                Ok((user, r.throttle(&acct_key2)?, r.throttle(&ip_key2)?, gp))
+                Ok((user, gp))
             })
             .await?;
-        let mut entry = self.entry(ctx, None, "auth.login", "auth", Outcome::Denied, None);
-        entry.actor = format!("user:{shown}");
-        let acct_wait = acct_t.and_then(|(f, t)| settings.throttle.wait(f, t, now));
-        let ip_wait = ip_t.and_then(|(f, t)| settings.address_throttle().wait(f, t, now));
-        if let Some(secs) = acct_wait.max(ip_wait) {
-            entry.detail = Some(format!(
-                "auth.throttled: retry in {secs}s ({})",
-                if acct_wait.is_some() {
-                    "account"
-                } else {
-                    "address"
-                }
-            ));
-            self.audit(ctx, entry).await?;
-            return Err(Error::new(
-                Kind::Throttled,
-                "auth.throttled",
-                format!("too many failed logins; retry in {secs} seconds"),
-            ));
-        }
         let enabled = user.as_ref().filter(|u| u.disabled_at.is_none());
         let phc = user.as_ref().and_then(|u| u.password_hash.clone());
+        let rehash = phc
+            .as_deref()
+            .is_some_and(|h| needs_rehash(h, settings.password_params));
+        let presented = rehash.then(|| req.password.clone());
         let verified = self.verify_off_runtime(req.password, phc).await?;
         let Some(u) = enabled.filter(|_| verified).cloned() else {
-            fn next(
-                t: Option<(u32, Timestamp)>,
-                p: vault_core::session::ThrottlePolicy,
-                now: Timestamp,
-            ) -> (u32, Timestamp) {
-                (
-                    p.next_failures(t.map_or(0, |x| x.0), t.map(|x| x.1), now),
-                    now,
-                )
-            }
-            let delay = settings
-                .throttle
-                .delay_secs(next(acct_t, settings.throttle, now).0);
+            let delay = reservation.next_delay_secs();
             entry.detail = Some(if delay > 0 {
-                format!("auth.invalid_credentials; auth.throttled: account delayed {delay}s")
+                format!("auth.invalid_credentials; auth.throttled: next attempt delayed {delay}s")
             } else {
                 "auth.invalid_credentials".to_owned()
             });
-            ctx.audited.store(true, Ordering::Relaxed);
-            let (acct_p, ip_p) = (settings.throttle, settings.address_throttle());
-            // The counters are re-read inside the writer's transaction, so
-            // concurrent failures each count (no lost update).
-            self.store()
-                .write(Some(entry), move |w| -> Result<()> {
-                    let a = next(w.throttle(&acct_key)?, acct_p, now);
-                    let i = next(w.throttle(&ip_key)?, ip_p, now);
-                    w.set_throttle(&acct_key, Some(a))?;
-                    w.set_throttle(&ip_key, Some(i))?;
-                    Ok(())
-                })
-                .await??;
-            self.metrics().audit_records.inc();
+            self.audit(ctx, entry).await?;
             return Err(invalid_credentials());
         };
+        // Upgrade a hash made with older parameters while the password is at hand.
+        let new_hash = match presented {
+            Some(pw) => Some(self.hash_new_password(pw).await?),
+            None => None,
+        };
         let (_, policy) = grants_policy.unwrap_or_else(|| (Vec::new(), settings.session));
+        let uid = u.id.clone();
         self.open_session(ctx, &u, "password", policy, entry, move |w| {
-            Ok(w.set_throttle(&acct_key, None)?)
+            if let Some(h) = &new_hash {
+                w.set_password_hash(&uid, h)?;
+            }
+            Vault::settle_success(w, &reservation, &acct_key)
         })
         .await
     }
@@ -582,6 +577,43 @@ impl Vault {
                 "only a user session can change its password",
             ));
         };
+        let resource = format!("users/{who}");
+        let deny = |code: &str| {
+            self.entry(
+                ctx,
+                Some(&p),
+                "user.password_change",
+                &resource,
+                Outcome::Denied,
+                Some(code.to_owned()),
+            )
+        };
+        let name = username(who)?;
+        // Refuse what cannot be right before any hashing, and check the
+        // current password under the account's login throttle: a stolen
+        // session must not become a password-guessing oracle.
+        if let Err(e) = check_password_length(&req.current_password)
+            .and_then(|()| check_password(&req.new_password, &name))
+        {
+            let e = password_error(&e);
+            self.audit(ctx, deny(e.code)).await?;
+            return Err(e);
+        }
+        let acct_key = format!("user:{name}");
+        let reservation = match self
+            .reserve_attempt(vec![Counter {
+                key: acct_key.clone(),
+                policy: self.identity().throttle,
+                what: "account",
+            }])
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.audit(ctx, deny(e.code)).await?;
+                return Err(e);
+            }
+        };
         let uid = user_id.clone();
         let row = self
             .store()
@@ -592,31 +624,21 @@ impl Vault {
             .verify_off_runtime(req.current_password, row.password_hash.clone())
             .await?
         {
-            let entry = self.entry(
-                ctx,
-                Some(&p),
-                "user.password_change",
-                &format!("users/{who}"),
-                Outcome::Denied,
-                Some("auth.invalid_credentials".into()),
-            );
-            self.audit(ctx, entry).await?;
+            self.audit(ctx, deny("auth.invalid_credentials")).await?;
             return Err(invalid_credentials());
         }
-        let name = username(who)?;
-        check_password(&req.new_password, &name).map_err(|e| password_error(&e))?;
         let hash = self.hash_new_password(req.new_password).await?;
         let (uid, now) = (user_id.clone(), self.clock().now());
         self.write_as(
             ctx,
             Some(&p),
             "user.password_change",
-            &format!("users/{name}"),
+            &resource,
             Some("sessions revoked".into()),
             move |w| {
                 w.set_password_hash(&uid, &hash)?;
                 w.revoke_sessions(Some(&uid), now)?;
-                Ok(())
+                Vault::settle_success(w, &reservation, &acct_key)
             },
         )
         .await

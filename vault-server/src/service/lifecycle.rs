@@ -9,15 +9,17 @@ use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+use subtle::ConstantTimeEq as _;
 use vault_core::api::{InitResponse, RootKeyStatus, SealStatus, UnsealMode, UnsealRequest};
 use vault_core::audit::{AuditSigningKey, Outcome};
-use vault_core::clock::Timestamp;
 use vault_core::crypto::{
     PassphraseParams, RootKey, Token, UnsealKey, WrappedKek, WrappedRootKey, derive_unseal_key,
-    encode_key_file, parse_key_file, shamir_combine, shamir_split,
+    encode_key_file, inspect_share, parse_key_file, shamir_combine, shamir_split,
 };
+use vault_core::identity::{Username, check_password, check_password_length};
 use vault_core::names::ProjectName;
 use vault_core::secret::SecretText;
+use vault_core::session::ThrottlePolicy;
 
 use super::{Action, Ctx, Error, Kind, Result, SealState, Unsealed, Vault};
 use crate::store::{SealConfigRow, TokenRow};
@@ -27,14 +29,26 @@ pub const AUDIT_KEY_LABEL: &str = "audit-signing-key";
 /// Label of the published audit verifying key.
 pub const AUDIT_PUBLIC_LABEL: &str = "audit-public-key";
 
-/// Failed unseal attempts allowed before each further one must wait.
-pub const UNSEAL_FREE_FAILURES: u32 = 3;
+/// Label of the public commitments to the Shamir shares made at init.
+pub const SHARE_COMMITMENTS_LABEL: &str = "unseal-share-commitments";
 
-fn unseal_failed() -> Error {
-    Error::bad(
-        "sys.unseal_failed",
-        "unseal failed: the shares, passphrase or key file do not match",
-    )
+/// Unseal throttle per source address: 3 free failures, then 1 s doubling to
+/// 5 minutes; forgotten after an hour without a failure.
+pub const UNSEAL_THROTTLE: ThrottlePolicy = ThrottlePolicy {
+    free_failures: 3,
+    base_delay_secs: 1,
+    max_delay_secs: 300,
+    reset_after_secs: 3600,
+};
+
+/// A wrong key, in the words of the vault's unseal mode.
+fn unseal_failed_for(mode: &str) -> Error {
+    let what = match mode {
+        "shamir" => "the shares given do not rebuild this vault's key; the count starts again",
+        "passphrase" => "wrong passphrase",
+        _ => "the key file does not match this vault",
+    };
+    Error::bad("sys.unseal_failed", format!("unseal failed: {what}"))
 }
 
 /// Writes a file readable by its owner only, refusing to overwrite.
@@ -62,7 +76,7 @@ impl Vault {
             .read()
             .map_err(|_| Error::internal("poisoned"))?
         {
-            SealState::Sealed { shares } => u8::try_from(shares.len()).unwrap_or(u8::MAX),
+            SealState::Sealed { shares, .. } => u8::try_from(shares.len()).unwrap_or(u8::MAX),
             _ => 0,
         };
         Ok(SealStatus {
@@ -109,12 +123,13 @@ impl Vault {
                 (key, "shamir", shares, threshold, None, texts)
             }
             UnsealMode::Passphrase { passphrase } => {
-                if passphrase.len() < 12 {
-                    return Err(Error::bad(
-                        "sys.weak_passphrase",
-                        "the passphrase must be at least 12 characters",
-                    ));
-                }
+                // The same strength rules as user passwords: this one
+                // protects everything.
+                let purpose = Username::parse("vault-unseal").map_err(Error::internal)?;
+                check_password(&passphrase, &purpose).map_err(|e| {
+                    let why = e.to_string().replace("password", "passphrase");
+                    Error::bad("sys.weak_passphrase", format!("unseal {why}"))
+                })?;
                 let params = PassphraseParams::generate().map_err(Error::internal)?;
                 let p2 = params.clone();
                 let key = tokio::task::spawn_blocking(move || derive_unseal_key(&passphrase, &p2))
@@ -144,6 +159,12 @@ impl Vault {
                 (key, "key_file", 1, 1, None, Vec::new())
             }
         };
+        let commitments: Vec<u8> = shares
+            .iter()
+            .map(|t| inspect_share(t).map(|i| i.commitment))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(Error::internal)?
+            .concat();
         let wrapped_root = unseal.wrap_root(&root).map_err(Error::internal)?;
         let audit_key = AuditSigningKey::generate().map_err(Error::internal)?;
         let audit_wrapped = root
@@ -187,6 +208,9 @@ impl Vault {
                 w.put_seal_config(&cfg)?;
                 w.put_system_secret(AUDIT_KEY_LABEL, &audit_wrapped)?;
                 w.put_system_value(AUDIT_PUBLIC_LABEL, &audit_public)?;
+                if !commitments.is_empty() {
+                    w.put_system_value(SHARE_COMMITMENTS_LABEL, &commitments)?;
+                }
                 w.insert_token(&token, now)?;
                 Ok(())
             })
@@ -198,7 +222,10 @@ impl Vault {
                 .state
                 .write()
                 .map_err(|_| Error::internal("poisoned"))?;
-            *st = SealState::Sealed { shares: Vec::new() };
+            *st = SealState::Sealed {
+                shares: Vec::new(),
+                manual: false,
+            };
         }
         tracing::info!(mode = mode_name, "vault initialized");
         if mode_name == "key_file" {
@@ -211,27 +238,21 @@ impl Vault {
         })
     }
 
-    /// `POST /v1/sys/unseal`. Open to anyone (the shares are the credential); audited.
+    /// `POST /v1/sys/unseal`. Open to anyone (the shares are the credential);
+    /// audited, and failures also logged at WARN. Each attempt is reserved on
+    /// its source address's throttle before it runs (3 free failures, then
+    /// 1 s doubling to 5 min), so strangers cannot lock out the operators;
+    /// attempts run one at a time.
     pub async fn unseal(&self, ctx: &Ctx, req: UnsealRequest) -> Result<SealStatus> {
-        let res = {
-            let mut failures = self.inner.unseal_failures.lock().await;
-            match self.unseal_wait(*failures) {
-                Some(wait) => Err(Error::new(
-                    Kind::Throttled,
-                    "sys.unseal_throttled",
-                    format!("too many failed unseal attempts; try again in {wait} s"),
-                )),
-                None => {
-                    let res = self.unseal_inner(req).await;
-                    match &res {
-                        Err(e) if e.code == "sys.unseal_failed" => {
-                            *failures = (failures.0.saturating_add(1), self.clock().now());
-                        }
-                        Ok(s) if !s.sealed => failures.0 = 0,
-                        _ => {}
-                    }
-                    res
-                }
+        let res = match self.reserve_unseal(&ctx.source) {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let res = {
+                    let _turn = self.inner.unseal_turn.lock().await;
+                    self.unseal_inner(req).await
+                };
+                self.settle_unseal(&ctx.source, &res);
+                res
             }
         };
         let (outcome, detail) = match &res {
@@ -240,23 +261,60 @@ impl Vault {
                 Some(format!("progress {}/{}", s.progress, s.threshold)),
             ),
             Ok(_) => (Outcome::Success, Some("unsealed".into())),
-            Err(e) => (e_outcome(e), Some(e.code.into())),
+            Err(e) => {
+                tracing::warn!(source = %ctx.source, code = e.code, "unseal attempt refused");
+                (e_outcome(e), Some(e.code.into()))
+            }
         };
         let entry = self.entry(ctx, None, "sys.unseal", "sys", outcome, detail);
         self.audit(ctx, entry).await?;
         res
     }
 
-    /// Seconds until the next unseal attempt is allowed, if it must wait,
-    /// given the consecutive failures and when the last one was: after
-    /// [`UNSEAL_FREE_FAILURES`] failures, 1 s, then doubling per failure up
-    /// to 5 minutes. A passphrase cannot be guessed quickly, nor the server
-    /// kept busy with Argon2id. A successful unseal resets the count.
-    fn unseal_wait(&self, (failures, last): (u32, Timestamp)) -> Option<i64> {
-        let over = failures.checked_sub(UNSEAL_FREE_FAILURES)?;
-        let delay = (1i64 << over.min(9)).min(300);
-        let left = delay - self.clock().now().secs_since(last);
-        (left > 0).then_some(left)
+    /// Counts one attempt from `source` as a failure before it runs, or
+    /// refuses it with `sys.unseal_throttled` while that source must wait.
+    fn reserve_unseal(&self, source: &str) -> Result<()> {
+        let now = self.clock().now();
+        let mut book = self
+            .inner
+            .unseal_failures
+            .lock()
+            .map_err(|_| Error::internal("poisoned"))?;
+        // Forget quiet sources so the map stays small.
+        if book.len() > 4096 {
+            book.retain(|_, (_, t)| now.secs_since(*t) < UNSEAL_THROTTLE.reset_after_secs);
+        }
+        match UNSEAL_THROTTLE.reserve(book.get(source).copied(), now) {
+            Ok(state) => {
+                book.insert(source.to_owned(), state);
+                Ok(())
+            }
+            Err(wait) => Err(Error::throttled(
+                "sys.unseal_throttled",
+                format!("too many failed unseal attempts from this address; try again in {wait} s"),
+                wait,
+            )),
+        }
+    }
+
+    /// Keeps the reservation for a wrong key or share; clears the source's
+    /// count on success; gives it back for anything else (progress, a
+    /// repeated share, a missing field).
+    fn settle_unseal(&self, source: &str, res: &Result<SealStatus>) {
+        let Ok(mut book) = self.inner.unseal_failures.lock() else {
+            return;
+        };
+        match res {
+            Err(e) if matches!(e.code, "sys.unseal_failed" | "sys.invalid_share") => {}
+            Ok(s) if !s.sealed => {
+                book.remove(source);
+            }
+            _ => {
+                if let Some((n, _)) = book.get_mut(source) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
     }
 
     async fn unseal_inner(&self, req: UnsealRequest) -> Result<SealStatus> {
@@ -264,61 +322,136 @@ impl Vault {
             .store()
             .read(|r| r.seal_config())
             .await?
-            .ok_or_else(|| Error::bad("sys.not_initialized", "the vault is not initialized"))?;
+            .ok_or_else(|| {
+                Error::bad(
+                    "sys.not_initialized",
+                    "the vault is not initialized: run `vault operator init`",
+                )
+            })?;
         if !self.sealed() {
             return self.seal_status().await;
         }
         let key = match cfg.mode.as_str() {
-            "shamir" => {
-                let shares = {
-                    let mut st = self
-                        .inner
-                        .state
-                        .write()
-                        .map_err(|_| Error::internal("poisoned"))?;
-                    let SealState::Sealed { shares } = &mut *st else {
-                        return Err(Error::internal("unexpected seal state"));
-                    };
-                    if req.reset {
-                        shares.clear();
-                    }
-                    if let Some(s) = req.share
-                        && !shares
-                            .iter()
-                            .any(|x| x.expose_secret() == s.expose_secret())
-                    {
-                        shares.push(s);
-                    }
-                    if shares.len() < usize::from(cfg.threshold) {
-                        None
-                    } else {
-                        Some(std::mem::take(shares))
-                    }
-                };
-                match shares {
-                    None => return self.seal_status().await,
-                    Some(s) => shamir_combine(&s).map_err(|_| unseal_failed())?,
-                }
-            }
+            "shamir" => match self.take_share(&req, &cfg).await? {
+                None => return self.seal_status().await,
+                Some(s) => shamir_combine(&s).map_err(|_| unseal_failed_for("shamir"))?,
+            },
             "passphrase" => {
                 let pass = req.passphrase.ok_or_else(|| {
                     Error::bad(
                         "sys.passphrase_required",
-                        "this vault unseals with a passphrase",
+                        "this vault unseals with a passphrase: send `passphrase`",
                     )
                 })?;
+                check_password_length(&pass).map_err(|_| unseal_failed_for("passphrase"))?;
                 let params: PassphraseParams =
                     serde_json::from_str(cfg.passphrase_params.as_deref().unwrap_or(""))
                         .map_err(|e| Error::internal(format!("stored passphrase params: {e}")))?;
                 tokio::task::spawn_blocking(move || derive_unseal_key(&pass, &params))
                     .await
                     .map_err(Error::internal)?
-                    .map_err(|_| unseal_failed())?
+                    .map_err(|_| unseal_failed_for("passphrase"))?
             }
-            _ => self.read_key_file()?,
+            _ => match req.key {
+                Some(text) => parse_key_file(text.expose_secret())
+                    .map_err(|_| unseal_failed_for("key_file"))?,
+                None if self.manually_sealed() => {
+                    return Err(Error::bad(
+                        "sys.key_required",
+                        "this vault was sealed by an operator: send the unseal key file's \
+                         contents as `key` (`vault operator unseal --key-file PATH`), or restart \
+                         the server",
+                    ));
+                }
+                None => self.read_key_file()?,
+            },
         };
         self.unseal_with(key, &cfg).await?;
         self.seal_status().await
+    }
+
+    fn manually_sealed(&self) -> bool {
+        self.inner
+            .state
+            .read()
+            .is_ok_and(|st| matches!(*st, SealState::Sealed { manual: true, .. }))
+    }
+
+    /// Checks one submitted share (format, checksum, the threshold it
+    /// declares, and the commitment stored at init) and adds it; the shares
+    /// once the threshold is reached.
+    async fn take_share(
+        &self,
+        req: &UnsealRequest,
+        cfg: &SealConfigRow,
+    ) -> Result<Option<Vec<SecretText>>> {
+        let commitments = self
+            .store()
+            .read(|r| r.system_value(SHARE_COMMITMENTS_LABEL))
+            .await?;
+        let info = match &req.share {
+            Some(s) => {
+                let info =
+                    inspect_share(s).map_err(|e| Error::bad("sys.invalid_share", e.to_string()))?;
+                if info.threshold != cfg.threshold {
+                    return Err(Error::bad(
+                        "sys.invalid_share",
+                        "this share belongs to another split (its threshold differs)",
+                    ));
+                }
+                if commitments.as_ref().is_some_and(|c| {
+                    !c.chunks_exact(32)
+                        .any(|k| bool::from(k.ct_eq(&info.commitment)))
+                }) {
+                    return Err(Error::bad(
+                        "sys.invalid_share",
+                        "this share is not one of this vault's shares",
+                    ));
+                }
+                Some(info)
+            }
+            None if req.reset => None,
+            None => {
+                return Err(Error::bad(
+                    "sys.share_required",
+                    "this vault unseals with Shamir shares: send `share`",
+                ));
+            }
+        };
+        let mut st = self
+            .inner
+            .state
+            .write()
+            .map_err(|_| Error::internal("poisoned"))?;
+        let SealState::Sealed { shares, .. } = &mut *st else {
+            return Err(Error::internal("unexpected seal state"));
+        };
+        if req.reset {
+            shares.clear();
+        }
+        let (Some(info), Some(text)) = (info, &req.share) else {
+            return Ok(None);
+        };
+        let given = shares
+            .iter()
+            .filter_map(|s| inspect_share(s).ok())
+            .any(|s| s.id == info.id);
+        if given {
+            return Err(Error::conflict(
+                "sys.share_already_given",
+                format!(
+                    "this share was already given ({} of {} so far); bring another one",
+                    shares.len(),
+                    cfg.threshold
+                ),
+            ));
+        }
+        shares.push(text.clone());
+        if shares.len() < usize::from(cfg.threshold) {
+            Ok(None)
+        } else {
+            Ok(Some(std::mem::take(shares)))
+        }
     }
 
     fn read_key_file(&self) -> Result<UnsealKey> {
@@ -332,7 +465,7 @@ impl Vault {
                 format!("cannot read the key file: {e}"),
             )
         })?);
-        parse_key_file(text.expose_secret()).map_err(|_| unseal_failed())
+        parse_key_file(text.expose_secret()).map_err(|_| unseal_failed_for("key_file"))
     }
 
     /// At start: unseal from the configured key file if there is one.
@@ -356,7 +489,9 @@ impl Vault {
     async fn unseal_with(&self, key: UnsealKey, cfg: &SealConfigRow) -> Result<()> {
         let wrapped =
             WrappedRootKey::from_bytes(cfg.wrapped_root.clone()).map_err(Error::internal)?;
-        let root = key.unwrap_root(&wrapped).map_err(|_| unseal_failed())?;
+        let root = key
+            .unwrap_root(&wrapped)
+            .map_err(|_| unseal_failed_for(&cfg.mode))?;
         let audit_wrapped = self
             .store()
             .read(|r| r.system_secret(AUDIT_KEY_LABEL))
@@ -419,19 +554,22 @@ impl Vault {
             None,
         );
         self.audit(ctx, entry).await?;
-        self.seal_now()?;
+        self.seal_now(true)?;
         self.seal_status().await
     }
 
-    /// Drops the keys (also used at shutdown).
-    pub fn seal_now(&self) -> Result<()> {
+    /// Drops the keys; `manual` when an operator asked (not at shutdown).
+    pub fn seal_now(&self, manual: bool) -> Result<()> {
         let mut st = self
             .inner
             .state
             .write()
             .map_err(|_| Error::internal("poisoned"))?;
         if matches!(*st, SealState::Unsealed(_)) {
-            *st = SealState::Sealed { shares: Vec::new() };
+            *st = SealState::Sealed {
+                shares: Vec::new(),
+                manual,
+            };
             self.cache().clear();
             self.metrics().set_sealed(true);
             tracing::info!("vault sealed");
