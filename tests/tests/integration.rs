@@ -14,6 +14,7 @@ mod integration {
     mod cli_run;
     mod cli_secrets;
     mod concurrency;
+    mod connections;
     mod failclosed;
     mod identity_emergency;
     mod identity_kit;

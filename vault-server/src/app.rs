@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use vault_core::clock::{Clock, SystemClock};
 
 use crate::config::{Config, LogFormat};
+use crate::http::conn::ConnLimits;
 use crate::http::middleware::FrameConfig;
 use crate::http::serve::{ServeConfig, load_tls, plain_http_allowed, serve};
 use crate::metrics::Metrics;
@@ -189,6 +190,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
         FrameConfig {
             request_timeout: Duration::from_secs(cfg.limits.request_timeout_secs),
             hsts,
+            trusted_proxies: Arc::new(cfg.server.trusted_proxies.clone()),
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -199,8 +201,13 @@ pub async fn run(opts: Options) -> Result<(), String> {
         app,
         ServeConfig {
             tls,
-            max_connections: cfg.limits.max_connections,
-            header_read_timeout: Duration::from_secs(cfg.limits.header_read_timeout_secs),
+            limits: ConnLimits {
+                max_connections: cfg.limits.max_connections,
+                max_per_source: cfg.limits.max_connections_per_source,
+                first_request_timeout: Duration::from_secs(cfg.limits.header_read_timeout_secs),
+                idle_timeout: Duration::from_secs(cfg.limits.idle_timeout_secs),
+            },
+            trusted_proxies: cfg.server.trusted_proxies.clone(),
             drain_timeout: Duration::from_secs(cfg.limits.request_timeout_secs),
         },
         metrics,

@@ -75,6 +75,10 @@ pub struct ServerConfig {
     /// Serve plain HTTP on a loopback address outside dev mode (tests, or a
     /// TLS-terminating proxy on the same host). Never allowed off loopback.
     pub danger_plain_http_loopback: bool,
+    /// Networks of reverse proxies whose `X-Forwarded-For` is believed for
+    /// the client address (audit source, throttles, token networks); exempt
+    /// from the per-source connection cap. Empty: believe no one.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Dev mode (plain HTTP on loopback, self-initializing). Set by `--dev`.
     #[serde(skip)]
     pub dev: bool,
@@ -89,6 +93,7 @@ impl Default for ServerConfig {
             tls_key: None,
             hsts_max_age_secs: 31_536_000,
             danger_plain_http_loopback: false,
+            trusted_proxies: Vec::new(),
             dev: false,
         }
     }
@@ -104,8 +109,15 @@ pub struct LimitsConfig {
     pub header_read_timeout_secs: u64,
     /// Time allowed for a whole request.
     pub request_timeout_secs: u64,
-    /// Concurrent connections; further ones wait in the kernel backlog.
+    /// Concurrent connections; at the cap a connection that has sent no
+    /// request yet (else an idle one) is closed to make room, else the new
+    /// one is refused.
     pub max_connections: usize,
+    /// Concurrent connections from one source address.
+    pub max_connections_per_source: usize,
+    /// A connection with no request in flight and no byte moving for this
+    /// long is closed (HTTP/1 keep-alive and HTTP/2).
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -115,6 +127,8 @@ impl Default for LimitsConfig {
             header_read_timeout_secs: 10,
             request_timeout_secs: 30,
             max_connections: 1024,
+            max_connections_per_source: 256,
+            idle_timeout_secs: 60,
         }
     }
 }
@@ -325,7 +339,13 @@ impl Config {
         if self.limits.max_connections == 0 {
             return bad("limits.max_connections must be at least 1");
         }
-        if self.limits.header_read_timeout_secs == 0 || self.limits.request_timeout_secs == 0 {
+        if self.limits.max_connections_per_source == 0 {
+            return bad("limits.max_connections_per_source must be at least 1");
+        }
+        if self.limits.header_read_timeout_secs == 0
+            || self.limits.request_timeout_secs == 0
+            || self.limits.idle_timeout_secs == 0
+        {
             return bad("limits timeouts must be at least 1 second");
         }
         if self.storage.readers == 0 || self.storage.readers > 64 {
@@ -391,11 +411,22 @@ fn apply_env(table: &mut toml::Table, key: &str, value: &str) -> Result<(), Conf
     if field.is_empty() {
         return Err(ConfigError::UnknownEnv(key.to_owned()));
     }
-    let parsed = value
-        .parse::<i64>()
-        .map(toml::Value::Integer)
-        .or_else(|_| value.parse::<bool>().map(toml::Value::Boolean))
-        .unwrap_or_else(|_| toml::Value::String(value.to_owned()));
+    // A TOML array (`["10.0.0.0/8"]`) for list settings; else a number, a
+    // boolean, or a string.
+    let array = value
+        .trim_start()
+        .starts_with('[')
+        .then(|| toml::from_str::<toml::Table>(&format!("v = {value}")).ok())
+        .flatten()
+        .and_then(|mut t| t.remove("v"));
+    let parsed = match array {
+        Some(a) => a,
+        None => value
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .or_else(|_| value.parse::<bool>().map(toml::Value::Boolean))
+            .unwrap_or_else(|_| toml::Value::String(value.to_owned())),
+    };
     let entry = table
         .entry(section.to_owned())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -425,6 +456,7 @@ pub fn known_keys() -> Vec<String> {
             "tls_key",
             "hsts_max_age_secs",
             "danger_plain_http_loopback",
+            "trusted_proxies",
         ],
     );
     add(
@@ -435,6 +467,8 @@ pub fn known_keys() -> Vec<String> {
             "header_read_timeout_secs",
             "request_timeout_secs",
             "max_connections",
+            "max_connections_per_source",
+            "idle_timeout_secs",
         ],
     );
     add(

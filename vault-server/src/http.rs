@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod canonical;
+pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod identity;

@@ -48,6 +48,10 @@ pub struct Metrics {
     pub connections: Counter,
     /// Connections open now.
     pub open_connections: AtomicU64,
+    /// Connections refused at accept (per-source cap, or full of busy ones).
+    pub connections_shed: Counter,
+    /// Connections closed for silence, idleness or to make room.
+    pub connections_timed_out: Counter,
     sealed: AtomicU64,
 }
 
@@ -128,6 +132,18 @@ impl Metrics {
             "gauge",
             "Connections open now.",
             self.open_connections.load(Ordering::Relaxed),
+        );
+        one(
+            "vault_connections_shed_total",
+            "counter",
+            "Connections closed at accept: per-source cap, or full of busy connections.",
+            self.connections_shed.get(),
+        );
+        one(
+            "vault_connections_timed_out_total",
+            "counter",
+            "Connections closed for sending no request in time, idleness, or to make room.",
+            self.connections_timed_out.get(),
         );
         let _ = writeln!(
             s,

@@ -202,3 +202,93 @@ fn export_filters_and_verifies_offline_with_the_public_key() {
     let bad = c.get("/v1/audit?from=yesterday");
     assert_eq!(bad.code(), "request.invalid_time");
 }
+
+#[test]
+fn failed_validation_still_names_the_caller() {
+    // Whenever a valid credential was presented, the record names it,
+    // wherever the request failed.
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("payments", "prod");
+    let weak = c.post(
+        "/v1/users",
+        serde_json::json!({"username": "bob", "password": "password"}),
+    );
+    assert_eq!(weak.status, 400, "{weak:?}");
+    let empty = c.post("/v1/users", serde_json::json!({}));
+    assert_eq!(empty.status, 400, "{empty:?}");
+    let bad_name = c.post(
+        "/v1/users",
+        serde_json::json!({"username": "", "password": "correct horse battery staple 1"}),
+    );
+    assert_eq!(bad_name.status, 400, "{bad_name:?}");
+    let unknown_role = c.post(
+        "/v1/bindings",
+        serde_json::json!({"user": "nobody", "role": "no-such-role", "scope": "payments/prod"}),
+    );
+    assert!(unknown_role.status >= 400, "{unknown_role:?}");
+    let dotdot = c.get("/v1/projects/payments/environments/dev/../prod/secrets");
+    assert_eq!(dotdot.status, 400, "{dotdot:?}");
+    let anonymous = s.anonymous().post("/v1/users", serde_json::json!({}));
+    let recs = c.get("/v1/audit?limit=1000").json["records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let by_rid = |rid: &Option<String>| {
+        recs.iter()
+            .find(|r| r["request_id"].as_str() == rid.as_deref())
+            .cloned()
+            .unwrap_or_else(|| panic!("no record for {rid:?}"))
+    };
+    for r in [&weak, &empty, &bad_name, &unknown_role, &dotdot] {
+        let rec = by_rid(&r.request_id);
+        assert_eq!(rec["actor"], "root", "{rec}");
+        assert!(rec["token_id"].as_str().is_some(), "{rec}");
+        assert_ne!(rec["outcome"], "success", "{rec}");
+    }
+    assert_eq!(by_rid(&anonymous.request_id)["actor"], "anonymous");
+}
+
+#[test]
+fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    // A TLS-terminating proxy on the same host: its clients are told apart
+    // by X-Forwarded-For, for audit and for throttling.
+    let s = vault_tests::Server::dev_with(vault_tests::Options {
+        env: vec![(
+            "VAULT_SERVER_TRUSTED_PROXIES".into(),
+            "[\"127.0.0.1/32\"]".into(),
+        )],
+    });
+    let login = |from: &str, xff: &str| {
+        let body = serde_json::json!({"username": "ghost", "password": "wrong wrong wrong"});
+        let mut stream = vault_tests::connect_from(from, &s.addr);
+        use std::io::{Read, Write};
+        let b = body.to_string();
+        write!(
+            stream,
+            "POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             X-Forwarded-For: {xff}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        let _ = stream.read_to_string(&mut out);
+        out
+    };
+    login("127.0.0.1", "198.51.100.1");
+    login("127.0.0.2", "198.51.100.2");
+    let recs = s.client().get("/v1/audit?action=auth.login&limit=10").json["records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let sources: Vec<&str> = recs.iter().filter_map(|r| r["source"].as_str()).collect();
+    assert!(
+        sources.contains(&"198.51.100.1"),
+        "from the proxy: believed {sources:?}"
+    );
+    assert!(
+        sources.contains(&"127.0.0.2"),
+        "from anyone else: ignored {sources:?}"
+    );
+    assert!(!sources.contains(&"198.51.100.2"), "{sources:?}");
+}

@@ -30,29 +30,31 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let m = meta(parts);
-        let bearer = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| SecretText::from(t.trim()));
-        let credential = bearer.or_else(|| {
-            parts
-                .headers
-                .get("x-vault-token")
-                .and_then(|v| v.to_str().ok())
-                .map(|t| SecretText::from(t.trim()))
-        });
         Ok(Caller(Ctx {
             request_id: m.request_id,
             source: m.source,
-            credential,
+            credential: credential_of(&parts.headers),
             audited: m.audited,
         }))
     }
+}
+
+/// The presented credential: `Authorization: Bearer`, else `X-Vault-Token`.
+pub fn credential_of(headers: &axum::http::HeaderMap) -> Option<SecretText> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| SecretText::from(t.trim()));
+    bearer.or_else(|| {
+        headers
+            .get("x-vault-token")
+            .and_then(|v| v.to_str().ok())
+            .map(|t| SecretText::from(t.trim()))
+    })
 }
 
 /// JSON body; malformed JSON answers 400 `request.invalid_json`, too large 413.

@@ -3,18 +3,19 @@
 //! fallback that records any request the service layer did not (bad paths,
 //! unknown routes, malformed bodies, sealed refusals).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use vault_core::audit::Outcome;
 
 use super::error::{ApiError, ErrorCode};
+use super::extract::credential_of;
 use crate::service::{Ctx, Error, Vault};
 
 /// The client's address, inserted by the listener.
@@ -50,6 +51,39 @@ pub struct FrameConfig {
     pub request_timeout: Duration,
     /// `Strict-Transport-Security` value when serving TLS.
     pub hsts: Option<HeaderValue>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy; then
+/// the right-most `X-Forwarded-For` entry that is not itself a trusted proxy
+/// (each proxy appends the address it saw, so entries to the left of it are
+/// whatever the client claimed). An unparsable entry stops the walk at the
+/// last address that was believed.
+pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |a: &IpAddr| trusted.iter().any(|n| n.contains(a));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let chain: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut addr = peer;
+    for entry in chain.iter().rev() {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(a) => {
+                addr = a;
+                if !is_trusted(&a) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    addr
 }
 
 /// The state of the frame middleware.
@@ -120,10 +154,12 @@ fn outcome_of(status: StatusCode) -> Outcome {
 /// The frame middleware.
 pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Response {
     let rid = request_id(&req);
-    let source = req
-        .extensions()
-        .get::<PeerAddr>()
-        .map_or_else(|| "unknown".to_owned(), |p| p.0.ip().to_string());
+    let source = req.extensions().get::<PeerAddr>().map_or_else(
+        || "unknown".to_owned(),
+        |p| client_addr(p.0.ip(), req.headers(), &f.config.trusted_proxies).to_string(),
+    );
+    // Kept so the fallback record can name who called, wherever it failed.
+    let credential = credential_of(req.headers());
     let audited = Arc::new(AtomicBool::new(false));
     let meta = RequestMeta {
         request_id: rid.clone(),
@@ -155,13 +191,19 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
         let ctx = Ctx {
             request_id: rid.clone(),
             source,
-            credential: None,
+            credential,
             audited: audited.clone(),
+        };
+        // A presented credential that is valid names the caller in the
+        // record, even when the request failed before the service looked.
+        let caller = match &ctx.credential {
+            Some(_) => f.vault.authenticate(&ctx).await.ok(),
+            None => None,
         };
         let code = resp.extensions().get::<ErrorCode>().map(|c| c.0.to_owned());
         let entry = f.vault.entry(
             &ctx,
-            None,
+            caller.as_ref(),
             &format!("http.{}", method.as_str().to_ascii_lowercase()),
             &path,
             outcome_of(resp.status()),
@@ -187,4 +229,41 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
         h.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(v: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for x in v {
+            h.append("x-forwarded-for", HeaderValue::from_str(x).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "192.0.2.7".parse().unwrap();
+        let h = xff(&["198.51.100.1"]);
+        assert_eq!(
+            client_addr(stranger, &h, &trusted),
+            stranger,
+            "not a proxy: ignored"
+        );
+        assert_eq!(client_addr(proxy, &h, &trusted).to_string(), "198.51.100.1");
+        // A client's own claim left of the real entry is not believed.
+        let h = xff(&["6.6.6.6, 198.51.100.1", "10.1.2.3"]);
+        assert_eq!(client_addr(proxy, &h, &trusted).to_string(), "198.51.100.1");
+        let h = xff(&["not-an-ip"]);
+        assert_eq!(client_addr(proxy, &h, &trusted), proxy);
+        assert_eq!(client_addr(proxy, &HeaderMap::new(), &trusted), proxy);
+        assert_eq!(client_addr(proxy, &xff(&["198.51.100.1"]), &[]), proxy);
+    }
 }

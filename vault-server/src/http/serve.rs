@@ -1,6 +1,6 @@
 //! The listener: plain HTTP (dev mode, loopback only) or TLS with rustls,
-//! a connection cap, a header/handshake read timeout, HTTP/1.1 and HTTP/2,
-//! and graceful shutdown (stop accepting, finish in-flight requests).
+//! connection admission and deadlines (see [`super::conn`]), HTTP/1.1 and
+//! HTTP/2, and graceful shutdown (stop accepting, finish in-flight requests).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,11 +14,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tower::ServiceExt as _;
 
+use super::conn::{ActivityIo, ConnLimits, ConnTable};
 use super::middleware::PeerAddr;
 use crate::metrics::Metrics;
 
@@ -27,10 +27,10 @@ use crate::metrics::Metrics;
 pub struct ServeConfig {
     /// TLS, or `None` for plain HTTP (dev mode on loopback only).
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// Concurrent connections.
-    pub max_connections: usize,
-    /// Time to finish the TLS handshake and to receive request headers.
-    pub header_read_timeout: Duration,
+    /// Connection caps and deadlines.
+    pub limits: ConnLimits,
+    /// Reverse proxies: exempt from the per-source cap.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
 }
@@ -68,21 +68,17 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let permits = Arc::new(Semaphore::new(cfg.max_connections));
+    let table = ConnTable::new(cfg.limits, cfg.trusted_proxies.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(cfg.header_read_timeout);
+        .header_read_timeout(cfg.limits.first_request_timeout);
+    builder.http2().timer(TokioTimer::new());
     let acceptor = cfg.tls.clone().map(TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
-        // Waiting for a permit first means excess clients queue in the kernel backlog.
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -94,41 +90,67 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Admission first: an excess connection is closed at once instead of
+        // waiting in a queue that idle clients could keep full.
+        let admitted = match table.admit(peer.ip()) {
+            Ok(a) => a,
+            Err(why) => {
+                metrics.connections_shed.inc();
+                tracing::debug!(peer = %peer, reason = ?why, "connection shed");
+                drop(stream);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         metrics.connections.inc();
-        let svc =
-            app.clone()
-                .map_request(move |mut r: axum::http::Request<hyper::body::Incoming>| {
-                    r.extensions_mut().insert(PeerAddr(peer));
-                    r
-                });
+        let activity = admitted.activity.clone();
+        let svc = app
+            .clone()
+            .map_request(move |mut r: axum::http::Request<hyper::body::Incoming>| {
+                r.extensions_mut().insert(PeerAddr(peer));
+                r
+            })
+            .map_future(move |fut| {
+                let in_flight = activity.request();
+                async move {
+                    let res = fut.await;
+                    drop(in_flight);
+                    res
+                }
+            });
         let hyper_svc = TowerToHyperService::new(svc);
         let builder = builder.clone();
         let acceptor = acceptor.clone();
-        let timeout = cfg.header_read_timeout;
         let watcher = graceful.watcher();
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             metrics.open_connections.fetch_add(1, Ordering::Relaxed);
-            match acceptor {
-                Some(acc) => match tokio::time::timeout(timeout, acc.accept(stream)).await {
-                    Ok(Ok(tls)) => {
-                        let conn = builder
-                            .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
-                            .into_owned();
-                        let _ = watcher.watch(conn).await;
+            let io_activity = admitted.activity.clone();
+            let served = async {
+                match acceptor {
+                    Some(acc) => match acc.accept(stream).await {
+                        Ok(tls) => {
+                            let io = TokioIo::new(ActivityIo::new(tls, io_activity));
+                            let conn = builder.serve_connection_with_upgrades(io, hyper_svc);
+                            let _ = watcher.watch(conn.into_owned()).await;
+                        }
+                        Err(e) => tracing::debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                    },
+                    None => {
+                        let io = TokioIo::new(ActivityIo::new(stream, io_activity));
+                        let conn = builder.serve_connection_with_upgrades(io, hyper_svc);
+                        let _ = watcher.watch(conn.into_owned()).await;
                     }
-                    Ok(Err(e)) => tracing::debug!(peer = %peer, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
-                },
-                None => {
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
-                        .into_owned();
-                    let _ = watcher.watch(conn).await;
+                }
+            };
+            tokio::select! {
+                () = served => {}
+                () = admitted.closing() => {
+                    metrics.connections_timed_out.inc();
+                    tracing::debug!(peer = %peer, "connection closed: idle, silent or evicted");
                 }
             }
+            drop(admitted);
             metrics.open_connections.fetch_sub(1, Ordering::Relaxed);
         });
     }
