@@ -7,6 +7,7 @@
 // An inline module makes `mod x;` resolve to `integration/x.rs`.
 mod integration {
     mod audit;
+    mod audit_trust;
     mod canary;
     mod cli_admin;
     mod cli_config;

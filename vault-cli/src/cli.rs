@@ -680,10 +680,18 @@ Examples:
 Online, the server verifies its own trail. Offline, an exported file is
 checked with only the server's audit public key (from
 `vault audit verify --print-public-key` or GET /v1/audit/public-key), so an
-auditor needs no access to the vault. Exit code 3 when tampering is found.
+auditor needs no access to the vault. Exit code 3 when tampering is found,
+or when a file is not covered to its end by a signature (unverified).
+
+Every commit signs the chain's head, so cutting or rewriting acknowledged
+records is caught. Someone holding the signing key could still cut the trail
+back and re-sign it: save a head now and then (`vault audit head -o FILE`,
+e.g. from cron, kept where the vault's operators cannot write), and check the
+trail still contains it with --against.
 
 Examples:
   vault audit verify
+  vault audit verify --against heads/2026-11-30.json
   vault audit verify --file audit.jsonl --public-key audit.pub")]
     Verify {
         /// An exported file to verify offline (JSON lines or CSV)
@@ -695,9 +703,27 @@ Examples:
         /// Print the server's audit public key and exit
         #[arg(long, conflicts_with_all = ["file", "public_key"])]
         print_public_key: bool,
+        /// A head saved earlier with `vault audit head`: the live trail must
+        /// still contain it unchanged
+        #[arg(long, value_name = "HEAD_FILE", conflicts_with_all = ["file", "print_public_key"])]
+        against: Option<PathBuf>,
         /// Output.
         #[command(flatten)]
         output: Output,
+    },
+    /// Print the signed head of the audit chain (save it for `verify --against`)
+    #[command(after_long_help = "\
+The head is a signed statement \"record N has hash H\". Kept outside the
+vault's reach (an auditor's store, a write-once bucket), it later proves that
+the trail was not cut back past N, even by someone with the signing key.
+
+Examples:
+  vault audit head -o \"heads/$(date +%F).json\"
+  vault audit verify --against heads/2026-11-30.json")]
+    Head {
+        /// Write to this file instead of stdout
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

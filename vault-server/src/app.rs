@@ -216,6 +216,12 @@ pub async fn run(opts: Options) -> Result<(), String> {
     .await;
 
     let _ = stop_tx.send(true);
+    // Sign the final head into the checkpoint history (a clean stop).
+    if !vault.sealed()
+        && let Err(e) = vault.checkpoint().await
+    {
+        tracing::warn!(error = %e, "final audit checkpoint failed");
+    }
     // Flush: the writer commits everything queued, then stops.
     tokio::task::spawn_blocking(move || storage.close())
         .await

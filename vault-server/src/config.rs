@@ -189,6 +189,10 @@ pub struct AuditConfig {
     pub checkpoint_interval_secs: u64,
     /// Seconds between retention sweeps.
     pub retention_interval_secs: u64,
+    /// Unseal even when the audit chain since the last signed head is broken
+    /// (recorded as a critical `audit.chain_break` event). Only after the
+    /// evidence was preserved: see docs/audit.md, "A broken chain".
+    pub danger_extend_broken_chain: bool,
 }
 
 impl Default for AuditConfig {
@@ -197,6 +201,7 @@ impl Default for AuditConfig {
             retention_days: 90,
             checkpoint_interval_secs: 300,
             retention_interval_secs: 3600,
+            danger_extend_broken_chain: false,
         }
     }
 }
@@ -490,6 +495,7 @@ pub fn known_keys() -> Vec<String> {
             "retention_days",
             "checkpoint_interval_secs",
             "retention_interval_secs",
+            "danger_extend_broken_chain",
         ],
     );
     add(

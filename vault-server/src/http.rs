@@ -69,6 +69,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/audit"),
     ("GET", "/v1/audit/export"),
     ("GET", "/v1/audit/verify"),
+    ("GET", "/v1/audit/head"),
     ("GET", "/v1/audit/public-key"),
 ];
 
@@ -148,6 +149,7 @@ pub fn router(vault: Vault, max_body_bytes: usize, frame: FrameConfig) -> Router
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/export", get(audit::export))
         .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/audit/head", get(audit::head))
         .route("/v1/audit/public-key", get(audit::public_key))
         .merge(identity::router())
         .fallback(sys::not_found)

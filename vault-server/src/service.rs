@@ -78,6 +78,8 @@ pub struct Settings {
     pub trash_retention_secs: i64,
     /// Audit retention.
     pub audit_retention_secs: i64,
+    /// Unseal over a broken audit chain (recorded as critical).
+    pub danger_extend_broken_chain: bool,
     /// KEK rotation policy.
     pub rotation: vault_core::crypto::RotationPolicy,
     /// Data keys per rewrap transaction.
@@ -96,6 +98,7 @@ impl Settings {
             key_file: c.unseal.key_file.clone(),
             trash_retention_secs: i64::from(c.secrets.trash_retention_days) * 86_400,
             audit_retention_secs: i64::from(c.audit.retention_days) * 86_400,
+            danger_extend_broken_chain: c.audit.danger_extend_broken_chain,
             rotation: vault_core::crypto::RotationPolicy {
                 max_age_secs: (c.keys.rotation_max_age_days > 0)
                     .then(|| i64::from(c.keys.rotation_max_age_days) * 86_400),

@@ -74,6 +74,17 @@ pub struct WriteJob {
     pub done: oneshot::Sender<Result<Option<AuditRecord>, StoreError>>,
 }
 
+/// Signs the audit chain's head inside each commit that appended records,
+/// so every acknowledged record is covered by a signature (installed while
+/// unsealed; records appended while sealed are signed at the next unseal).
+pub trait HeadSigner: Send + Sync {
+    /// A signed checkpoint of `head`, as stored (JSON).
+    fn sign(&self, head: &vault_core::audit::ChainHead) -> String;
+}
+
+/// Label, in the system values, of the latest signed head (checkpoint JSON).
+pub const SIGNED_HEAD_LABEL: &str = "audit-signed-head";
+
 /// A read to run on a pooled reader connection.
 pub type ReadWork = Box<dyn FnOnce(Result<&dyn Reader, StoreError>) + Send>;
 
@@ -85,6 +96,9 @@ pub trait Storage: Send + Sync + 'static {
     fn submit(&self, job: WriteJob);
     /// Stops the writer after the queued jobs (graceful shutdown).
     fn close(&self);
+    /// Installs (or with `None` removes) the signer of the audit head that
+    /// the writer calls once per commit batch that appended records.
+    fn set_head_signer(&self, signer: Option<Arc<dyn HeadSigner>>);
     /// The change count: bumped after every commit that ran a change (not
     /// for audit-only appends), before the writers are answered. Read caches
     /// are keyed on it (see `service::cache`).

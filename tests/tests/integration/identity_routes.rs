@@ -334,6 +334,14 @@ fn every_route_has_a_declared_action_an_allow_and_a_deny_case() {
         ),
         case(
             "GET",
+            "/v1/audit/head",
+            "/v1/audit/head",
+            e.clone(),
+            Carol,
+            Some(Nobody),
+        ),
+        case(
+            "GET",
             "/v1/audit/public-key",
             "/v1/audit/public-key",
             e.clone(),

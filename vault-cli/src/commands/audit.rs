@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use vault_core::api::{AuditPage, AuditPublicKey, AuditVerifyReport};
+use vault_core::audit::{Checkpoint, ProblemKind};
 use vault_core::clock::Timestamp;
 
 use crate::cli::{AuditCommand, AuditFormat};
@@ -119,10 +120,32 @@ pub fn run(cmd: AuditCommand, ctx: &Ctx) -> CliResult<u8> {
             }
             Ok(0)
         }
+        AuditCommand::Head { output } => {
+            let (_, client) = ctx.connect(None, None)?;
+            let head: Checkpoint = client.get("/v1/audit/head")?;
+            let text = serde_json::to_string_pretty(&head)
+                .map_err(|e| CliError::new("cannot encode the head").source(e))?
+                + "\n";
+            match output {
+                None => print!("{text}"),
+                Some(file) => {
+                    std::fs::write(&file, text).map_err(|e| {
+                        CliError::new(format!("cannot write {}", file.display())).source(e)
+                    })?;
+                    output::note(&format!(
+                        "saved the head at seq {} to {}",
+                        head.seq,
+                        file.display()
+                    ));
+                }
+            }
+            Ok(0)
+        }
         AuditCommand::Verify {
             file,
             public_key,
             print_public_key,
+            against,
             output,
         } => {
             if let (Some(file), Some(key)) = (file, public_key) {
@@ -138,7 +161,26 @@ pub fn run(cmd: AuditCommand, ctx: &Ctx) -> CliResult<u8> {
                 }
                 return Ok(0);
             }
-            let r: AuditVerifyReport = client.get("/v1/audit/verify")?;
+            let path = match against {
+                None => "/v1/audit/verify".to_owned(),
+                Some(f) => {
+                    let text = std::fs::read_to_string(&f).map_err(|e| {
+                        CliError::new(format!("cannot read {}", f.display())).source(e)
+                    })?;
+                    let head: Checkpoint = serde_json::from_str(&text).map_err(|e| {
+                        CliError::new(format!("{} is not a saved audit head", f.display()))
+                            .source(e)
+                            .hint("save one with `vault audit head -o FILE`")
+                            .code(exit::USAGE)
+                    })?;
+                    format!(
+                        "/v1/audit/verify?against_seq={}&against_hash={}",
+                        head.seq,
+                        encode_query(&head.hash)
+                    )
+                }
+            };
+            let r: AuditVerifyReport = client.get(&path)?;
             report(&r, output.format, "the server's audit trail")
         }
     }
@@ -183,7 +225,19 @@ fn verify_offline(file: &std::path::Path, key: &str, format: Format) -> CliResul
     if r.is_ok() {
         return Ok(0);
     }
+    // The hint must fit the cause: a wrong key says nothing about tampering.
+    let hint = match r.first_problem().map(|p| &p.kind) {
+        Some(ProblemKind::WrongKey { .. }) => {
+            "wrong key: get the key of the server that wrote this file (`vault audit verify --print-public-key`) and verify again"
+        }
+        Some(ProblemKind::Unsigned { .. }) => {
+            "no signature covers the end of this file: it was cut short or rewritten, or made by an old release; export it again from the server"
+        }
+        _ => {
+            "records were deleted, inserted, reordered or edited; keep this evidence and tell your security officer"
+        }
+    };
     Err(CliError::new(format!("{shown} does NOT verify"))
-        .hint("records were deleted, inserted, reordered or edited; keep this evidence and tell your security officer")
+        .hint(hint)
         .code(exit::VERIFY_FAILED))
 }

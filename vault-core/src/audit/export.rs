@@ -149,6 +149,35 @@ impl ExportFile {
     ) -> VerifyReport {
         let start = trusted_start.copied().unwrap_or(self.header.start);
         let mut report = verify_items(&self.items, &self.checkpoints, key, &start);
+        if let Some(key) = key {
+            // A file is only "ok" when a signature covers it to its end.
+            if let Some((from, to)) = report.unprotected_tail() {
+                let at = report.problems.partition_point(|p| p.seq < from);
+                report.problems.insert(
+                    at,
+                    Problem {
+                        seq: from,
+                        kind: ProblemKind::Unsigned { to },
+                    },
+                );
+            }
+            // Said first: with the wrong key every other finding is noise.
+            if let Some(named) = &self.header.key_id
+                && !named.is_empty()
+                && *named != key.key_id()
+            {
+                report.problems.insert(
+                    0,
+                    Problem {
+                        seq: start.seq.saturating_add(1),
+                        kind: ProblemKind::WrongKey {
+                            file_key_id: named.clone(),
+                            given_key_id: key.key_id(),
+                        },
+                    },
+                );
+            }
+        }
         if trusted_start.is_none() && key.is_some() && !report.start_anchored {
             let seq = start.seq.saturating_add(1);
             let at = report.problems.partition_point(|p| p.seq < seq);
@@ -981,6 +1010,9 @@ mod tests {
         fn jsonl_round_trips(f in file_strategy()) {
             let text = to_jsonl(&f);
             prop_assert_eq!(parse_export(text.as_bytes()).unwrap(), f.clone());
+            // The header's key id is free text above; verified, it must name the key.
+            let mut f = f;
+            f.header.key_id = Some(key().key_id());
             prop_assert!(f.verify(Some(&key().verifying_key()), None).is_ok());
         }
 
@@ -989,6 +1021,8 @@ mod tests {
             let text = to_csv(&f);
             let parsed = parse_export(text.as_bytes()).unwrap();
             prop_assert_eq!(&parsed, &f);
+            let mut parsed = parsed;
+            parsed.header.key_id = None;
             let r = parsed.verify(Some(&key().verifying_key()), None);
             prop_assert!(r.is_ok(), "{}", r.summary());
         }

@@ -274,6 +274,19 @@ impl fmt::Display for Problem {
                  for the chain before it (records before it could have been removed); \
                  verify together with the previous archive segment"
             ),
+            ProblemKind::WrongKey {
+                file_key_id,
+                given_key_id,
+            } => write!(
+                f,
+                "wrong key: the file was signed by key {file_key_id}, but the public key given \
+                 is {given_key_id}; nothing can be said about tampering with this key"
+            ),
+            ProblemKind::Unsigned { to } => write!(
+                f,
+                "records {seq} to {to} are not covered by any signed checkpoint: unverified \
+                 (the file may have been cut short or rewritten after its last signature)"
+            ),
             ProblemKind::SegmentGap {
                 segment,
                 starts_after,
@@ -326,6 +339,22 @@ pub enum ProblemKind {
     CheckpointMismatch,
     /// A checkpoint's seq is within the chain but no record has it.
     CheckpointWithoutRecord,
+    /// The file names a signing key other than the public key given: the
+    /// wrong key was supplied (or the file comes from another server); no
+    /// statement about tampering can be made.
+    WrongKey {
+        /// The key id the file's header names.
+        file_key_id: String,
+        /// The key id of the key given.
+        given_key_id: String,
+    },
+    /// No verified signed checkpoint covers records from the problem's seq
+    /// to `to`: an export or archive cut short, or rewritten after its last
+    /// signature (every export ends with a signed head). Unverified, not ok.
+    Unsigned {
+        /// Last uncovered seq.
+        to: u64,
+    },
     /// A checkpoint lies beyond the last record: the tail was removed. The
     /// problem's seq is the first removed one.
     Truncated {

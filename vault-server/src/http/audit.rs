@@ -6,6 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use vault_core::api::{AuditPage, AuditPublicKey, AuditVerifyReport};
+use vault_core::audit::{ChainHash, ChainHead, Checkpoint};
 use vault_core::clock::Timestamp;
 
 use super::ApiResult;
@@ -97,12 +98,57 @@ pub async fn export(
     Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
 }
 
-/// `GET /v1/audit/verify`.
+/// Query of `/v1/audit/verify`: an optional head saved earlier (by an
+/// auditor or a cron job from `GET /v1/audit/head`) that the chain must
+/// still contain.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyQuery {
+    /// Seq of the saved head.
+    pub against_seq: Option<u64>,
+    /// Hash of record `against_seq` (64 hex digits).
+    pub against_hash: Option<String>,
+}
+
+/// `GET /v1/audit/verify[?against_seq=N&against_hash=H]`.
 pub async fn verify(
     State(v): State<Vault>,
     Caller(ctx): Caller,
+    ApiQuery(q): ApiQuery<VerifyQuery>,
 ) -> Result<Json<AuditVerifyReport>, ApiError> {
-    v.audit_verify(&ctx).await.map(Json).api(&ctx)
+    let against = match (q.against_seq, q.against_hash.as_deref()) {
+        (None, None) => None,
+        (Some(seq), Some(h)) => Some(ChainHead::new(
+            seq,
+            ChainHash::from_hex(h)
+                .map_err(|_| {
+                    Error::bad(
+                        "request.invalid_hash",
+                        "`against_hash` must be 64 lowercase hex digits",
+                    )
+                })
+                .api(&ctx)?,
+        )),
+        _ => {
+            return Err(ApiError::new(
+                Error::bad(
+                    "request.invalid_query",
+                    "give both `against_seq` and `against_hash`, or neither",
+                ),
+                &ctx.request_id,
+            ));
+        }
+    };
+    v.audit_verify(&ctx, against).await.map(Json).api(&ctx)
+}
+
+/// `GET /v1/audit/head`: the signed head of the chain, to save and check
+/// later with `against_seq`/`against_hash`.
+pub async fn head(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+) -> Result<Json<Checkpoint>, ApiError> {
+    v.audit_signed_head(&ctx).await.map(Json).api(&ctx)
 }
 
 /// `GET /v1/audit/public-key`.

@@ -263,9 +263,17 @@ const OPS: &[Op] = &[
     (
         "GET",
         "/v1/audit/verify",
-        "Verify the chain and checkpoints",
+        "Verify the chain and checkpoints (against_seq + against_hash: a saved head it must still contain)",
         None,
         Some("AuditVerifyReport"),
+        200,
+    ),
+    (
+        "GET",
+        "/v1/audit/head",
+        "The signed head of the chain, to save for a later verify --against",
+        None,
+        Some("Checkpoint"),
         200,
     ),
     (
@@ -466,6 +474,16 @@ const SCHEMAS: &[(&str, &[(&str, &str)])] = &[
     (
         "AuditPublicKey",
         &[("algorithm", "string"), ("public_key", "string")],
+    ),
+    (
+        "Checkpoint",
+        &[
+            ("seq", "integer"),
+            ("time", "integer"),
+            ("hash", "string"),
+            ("key_id", "string"),
+            ("signature", "string"),
+        ],
     ),
 ];
 

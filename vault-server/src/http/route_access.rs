@@ -97,6 +97,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, &str)] = &[
     ("GET", "/v1/audit", "audit.read"),
     ("GET", "/v1/audit/export", "audit.read"),
     ("GET", "/v1/audit/verify", "audit.read"),
+    ("GET", "/v1/audit/head", "audit.read"),
     ("GET", "/v1/audit/public-key", "audit.read"),
     ("POST", "/v1/auth/login", OPEN),
     ("POST", "/v1/auth/logout", "self"),

@@ -12,13 +12,36 @@ use vault_core::api::{AuditPage, AuditPublicKey, AuditVerifyReport};
 use vault_core::audit::{
     AuditRecord, AuditVerifyingKey, ChainHash, ChainHead, ChainItem, Checkpoint, ExportFile,
     ExportHeader, OmittedRecord, Outcome, VerifyReport, export_csv, export_jsonl, parse_export,
-    verify, verify_archive,
+    verify, verify_archive, verify_items,
 };
 use vault_core::clock::Timestamp;
 
 use super::lifecycle::AUDIT_PUBLIC_LABEL;
 use super::{Action, Ctx, Error, Result, Vault};
-use crate::store::{ArchiveRow, AuditFilter};
+use crate::store::{ArchiveRow, AuditFilter, SIGNED_HEAD_LABEL};
+
+/// Signs the head of each commit batch with the unsealed audit key (see
+/// [`crate::store::HeadSigner`]). Holds the unsealed state: removed at seal.
+pub(crate) struct UnsealedSigner {
+    pub(crate) unsealed: std::sync::Arc<super::Unsealed>,
+    pub(crate) clock: std::sync::Arc<dyn vault_core::clock::Clock>,
+}
+
+impl crate::store::HeadSigner for UnsealedSigner {
+    fn sign(&self, head: &ChainHead) -> String {
+        let cp = self
+            .unsealed
+            .audit_key
+            .sign_checkpoint(head, self.clock.now());
+        // A struct of strings and integers always serializes.
+        serde_json::to_string(&cp).unwrap_or_default()
+    }
+}
+
+/// Parses the stored signed head, if any.
+fn signed_head(raw: Option<Vec<u8>>) -> Option<Checkpoint> {
+    raw.and_then(|b| serde_json::from_slice(&b).ok())
+}
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,13 +128,14 @@ impl Vault {
                 to: filter.to,
                 ..AuditFilter::default()
             };
-            let (records, cps, head) = self
+            let (records, cps, head, head_raw) = self
                 .store()
                 .read(move |r| {
                     Ok((
                         r.audit_records(&range)?,
                         r.audit_checkpoints()?,
                         r.audit_head()?,
+                        r.system_value(SIGNED_HEAD_LABEL)?,
                     ))
                 })
                 .await?;
@@ -126,13 +150,16 @@ impl Vault {
                 },
             };
             let last = records.last().map_or(start.seq, |r| r.seq);
-            let checkpoints: Vec<Checkpoint> = parse_checkpoints(cps)?
+            let last_head = records.last().map(ChainHead::after).transpose();
+            let last_head = last_head.map_err(|_| Error::internal("stored hash is not hex"))?;
+            let mut checkpoints: Vec<Checkpoint> = parse_checkpoints(cps)?
                 .into_iter()
+                .chain(signed_head(head_raw))
                 .filter(|c| c.seq >= start.seq && c.seq <= last)
                 .collect();
             let filtered =
                 filter.actor.is_some() || filter.action.is_some() || filter.resource.is_some();
-            let items = records
+            let items: Vec<ChainItem> = records
                 .into_iter()
                 .map(|r| {
                     if matches(&filter, &r) {
@@ -153,6 +180,20 @@ impl Vault {
                     filter.resource.as_deref().unwrap_or("*"),
                 )
             });
+            // End with a head signed now, so a copy cut short or rewritten
+            // fails offline verification; signed only over records that
+            // verify against the signatures already made.
+            if let Some(end) = last_head
+                && !checkpoints.iter().any(|c| c.seq == end.seq)
+            {
+                let u = self.unsealed()?;
+                let key = u.audit_key.verifying_key();
+                if verify_items(&items, &checkpoints, Some(&key), &start).is_ok() {
+                    checkpoints.push(u.audit_key.sign_checkpoint(&end, self.clock().now()));
+                } else {
+                    tracing::warn!("audit export of a chain that fails verification: not signed");
+                }
+            }
             let file = ExportFile {
                 header,
                 items,
@@ -190,23 +231,61 @@ impl Vault {
         AuditVerifyingKey::from_bytes(&raw).map_err(Error::internal)
     }
 
+    /// `GET /v1/audit/head`: the head signed with the last commit (signed
+    /// now if there is none yet). Saved by an auditor, it lets a later
+    /// verification catch a trail cut back past it, even by someone holding
+    /// the signing key.
+    pub async fn audit_signed_head(&self, ctx: &Ctx) -> Result<Checkpoint> {
+        self.audited(ctx, Action::AuditRead, "audit/head", |_| async {
+            let (raw, head) = self
+                .store()
+                .read(|r| Ok((r.system_value(SIGNED_HEAD_LABEL)?, r.audit_head()?)))
+                .await?;
+            let head = match head {
+                Some((seq, h)) => ChainHead::new(
+                    seq,
+                    ChainHash::from_hex(&h).map_err(|_| Error::internal("bad head hash"))?,
+                ),
+                None => ChainHead::genesis(),
+            };
+            match signed_head(raw).filter(|c| c.seq == head.seq) {
+                Some(cp) => Ok(cp),
+                None => Ok(self
+                    .unsealed()?
+                    .audit_key
+                    .sign_checkpoint(&head, self.clock().now())),
+            }
+        })
+        .await
+    }
+
     /// `GET /v1/audit/verify`: every archive segment in order, then the
     /// records in the database continuing the last segment, with every
-    /// checkpoint's signature.
-    pub async fn audit_verify(&self, ctx: &Ctx) -> Result<AuditVerifyReport> {
+    /// checkpoint's signature (the head signed with the last commit
+    /// included). With `against`, a head saved earlier must still be in the
+    /// chain with the same hash.
+    pub async fn audit_verify(
+        &self,
+        ctx: &Ctx,
+        against: Option<ChainHead>,
+    ) -> Result<AuditVerifyReport> {
         self.audited(ctx, Action::AuditRead, "audit/verify", |_| async {
             let key = self.verifying_key().await?;
-            let (records, cps, archives) = self
+            let (records, cps, archives, head_raw) = self
                 .store()
                 .read(|r| {
                     Ok((
                         r.audit_records(&AuditFilter::default())?,
                         r.audit_checkpoints()?,
                         r.audit_archives()?,
+                        r.system_value(SIGNED_HEAD_LABEL)?,
                     ))
                 })
                 .await?;
-            let checkpoints = parse_checkpoints(cps)?;
+            let mut checkpoints = parse_checkpoints(cps)?;
+            // The head signed with the last commit: removing records from the
+            // end, or rewriting any, no longer goes unnoticed.
+            checkpoints.extend(signed_head(head_raw));
             let dir = self.settings().data_dir.join(ARCHIVE_DIR);
             let segments = tokio::task::spawn_blocking(move || {
                 archives
@@ -243,12 +322,93 @@ impl Vault {
                     .first_problem()
                     .map(|p| format!("archive, seq {}: {p}", p.seq));
             }
+            if let Some(saved) = against
+                && out.ok
+            {
+                let stored = segments
+                    .iter()
+                    .flat_map(ExportFile::records)
+                    .chain(records.iter())
+                    .find(|r| r.seq == saved.seq)
+                    .map(|r| r.hash.clone());
+                let end = live.end.seq;
+                out.problem = match stored {
+                    _ if saved.seq == 0 => None,
+                    None if saved.seq > end => Some(format!(
+                        "the trail ends at seq {end}, but the saved head is at seq {}: \
+                         records were removed from the end",
+                        saved.seq
+                    )),
+                    None => Some(format!(
+                        "record {} of the saved head is not in the trail",
+                        saved.seq
+                    )),
+                    Some(h) if h != saved.hash.to_hex() => Some(format!(
+                        "record {} differs from the saved head: the trail was rewritten",
+                        saved.seq
+                    )),
+                    Some(_) => None,
+                };
+                out.ok = out.problem.is_none();
+            }
             if !out.ok {
                 tracing::error!(problem = ?out.problem, "CRITICAL: audit chain verification failed");
+            } else if let Some((from, to)) = live.unprotected_tail() {
+                tracing::warn!(from, to, "audit records not yet covered by a signed head");
             }
             Ok(out)
         })
         .await
+    }
+
+    /// Before the server signs a checkpoint, and at unseal: verifies the
+    /// records from the last checkpoint in the history (else the start of
+    /// the live chain) to the end, together with the head signed at the last
+    /// commit, using the server's own key rather than the public key stored
+    /// beside them. `Some(problem)` when the chain is broken: records
+    /// deleted (at the end or in between), edited, reordered, or a head the
+    /// key never signed. History checkpoints are signed only over a chain
+    /// that passed this check, so each one is a verified anchor.
+    pub(crate) async fn audit_tail_problem(
+        &self,
+        key: &AuditVerifyingKey,
+    ) -> Result<Option<String>> {
+        let (head_raw, cps) = self
+            .store()
+            .read(|r| Ok((r.system_value(SIGNED_HEAD_LABEL)?, r.audit_checkpoints()?)))
+            .await?;
+        let mut checkpoints = parse_checkpoints(cps)?;
+        let anchor = checkpoints.last().cloned();
+        let after = anchor.as_ref().map(|a| a.seq.saturating_sub(1));
+        let records = self
+            .store()
+            .read(move |r| {
+                r.audit_records(&AuditFilter {
+                    after,
+                    ..AuditFilter::default()
+                })
+            })
+            .await?;
+        if let Some(a) = &anchor
+            && a.seq > 0
+            && records.first().is_none_or(|r| r.seq != a.seq)
+        {
+            return Ok(Some(format!(
+                "record {} (covered by the last checkpoint) is missing: records were removed",
+                a.seq
+            )));
+        }
+        if let Some(h) = signed_head(head_raw) {
+            checkpoints.push(h);
+        }
+        // Only the anchor and what follows it: older ones cover older records.
+        let from = anchor.map_or(0, |a| a.seq);
+        checkpoints.retain(|c| c.seq >= from);
+        let start = start_of(&records)?.unwrap_or_else(ChainHead::genesis);
+        let report = verify(&records, &checkpoints, Some(key), &start);
+        Ok(report
+            .first_problem()
+            .map(|p| format!("seq {}: {p}", p.seq)))
     }
 
     /// Signs a checkpoint at the current head if it moved (background task).
@@ -268,6 +428,18 @@ impl Vault {
             return Ok(None);
         }
         let hash = ChainHash::from_hex(&hash).map_err(|_| Error::internal("bad head hash"))?;
+        // Never sign whatever head is found: only a chain that verifies.
+        if let Some(problem) = self
+            .audit_tail_problem(&u.audit_key.verifying_key())
+            .await?
+        {
+            tracing::error!(%problem, "CRITICAL: audit chain broken; checkpoint not signed");
+            return Err(Error::new(
+                super::Kind::Integrity,
+                "audit.chain_broken",
+                format!("the audit trail is broken ({problem}); no checkpoint was signed"),
+            ));
+        }
         let cp = u
             .audit_key
             .sign_checkpoint(&ChainHead::new(seq, hash), self.clock().now());

@@ -502,7 +502,36 @@ impl Vault {
             .map_err(|e| Error::internal(format!("audit signing key: {e}")))?;
         let audit_key = AuditSigningKey::from_seed_bytes(audit_bytes.expose_secret())
             .map_err(|e| Error::internal(format!("audit signing key: {e}")))?;
+        // Never sign over a trail cut or rewritten while the keys were away.
+        let broken = self.audit_tail_problem(&audit_key.verifying_key()).await?;
+        if let Some(problem) = &broken {
+            tracing::error!(%problem, "CRITICAL: the audit chain is broken since its last signed head");
+            if !self.settings().danger_extend_broken_chain {
+                return Err(Error::new(
+                    Kind::Integrity,
+                    "audit.chain_broken",
+                    format!(
+                        "the audit trail is broken ({problem}); the server will not extend it. \
+                         Preserve the database for investigation, then see docs/audit.md, \
+                         \"A broken chain\""
+                    ),
+                ));
+            }
+        }
         self.finish_unseal(key, root, audit_key)?;
+        if let Some(problem) = broken {
+            let entry = self.entry(
+                &Ctx::system("unseal"),
+                None,
+                "audit.chain_break",
+                "audit",
+                Outcome::Error,
+                Some(format!("critical: extended a broken chain ({problem})")),
+            );
+            self.audit(&Ctx::system("unseal"), entry).await?;
+        }
+        // Records appended while sealed get their signature now.
+        self.checkpoint().await?;
         self.resume_rewrap_jobs().await;
         Ok(())
     }
@@ -513,7 +542,13 @@ impl Vault {
         root: RootKey,
         audit_key: AuditSigningKey,
     ) -> Result<()> {
-        self.install_unsealed(unseal, root, audit_key)?;
+        let unsealed = self.install_unsealed(unseal, root, audit_key)?;
+        self.store()
+            .0
+            .set_head_signer(Some(Arc::new(super::audit::UnsealedSigner {
+                unsealed,
+                clock: self.inner.clock.clone(),
+            })));
         self.metrics().set_sealed(false);
         tracing::info!("vault unsealed");
         Ok(())
@@ -526,19 +561,20 @@ impl Vault {
         unseal: UnsealKey,
         root: RootKey,
         audit_key: AuditSigningKey,
-    ) -> Result<()> {
+    ) -> Result<Arc<Unsealed>> {
         let mut st = self
             .inner
             .state
             .write()
             .map_err(|_| Error::internal("poisoned"))?;
-        *st = SealState::Unsealed(Arc::new(Unsealed {
+        let unsealed = Arc::new(Unsealed {
             root,
             unseal,
             audit_key,
             rings: Default::default(),
-        }));
-        Ok(())
+        });
+        *st = SealState::Unsealed(unsealed.clone());
+        Ok(unsealed)
     }
 
     /// `POST /v1/sys/seal`: wipes every key from memory.
@@ -554,6 +590,8 @@ impl Vault {
             None,
         );
         self.audit(ctx, entry).await?;
+        // Sign the head into the checkpoint history while the key is here.
+        self.checkpoint().await?;
         self.seal_now(true)?;
         self.seal_status().await
     }
@@ -566,6 +604,7 @@ impl Vault {
             .write()
             .map_err(|_| Error::internal("poisoned"))?;
         if matches!(*st, SealState::Unsealed(_)) {
+            self.store().0.set_head_signer(None);
             *st = SealState::Sealed {
                 shares: Vec::new(),
                 manual,

@@ -78,7 +78,7 @@ async fn retention_archives_old_records_verifiably() {
     v.checkpoint().await.unwrap();
     clock.advance_secs(91 * DAY);
     write(&v, &c, "NEW", "x").await;
-    let before = v.audit_verify(&c).await.unwrap();
+    let before = v.audit_verify(&c, None).await.unwrap();
     assert!(before.ok, "{before:?}");
 
     let moved = v.audit_retention().await.unwrap();
@@ -89,13 +89,13 @@ async fn retention_archives_old_records_verifiably() {
         .collect();
     assert_eq!(files.len(), 1);
     // Nothing was dropped: archive + database still verify as one chain.
-    let after = v.audit_verify(&c).await.unwrap();
+    let after = v.audit_verify(&c, None).await.unwrap();
     assert!(after.ok, "{after:?}");
     assert!(after.records >= before.records, "{after:?} vs {before:?}");
     // The chain continues after the archive.
     write(&v, &c, "NEW", "y").await;
     v.checkpoint().await.unwrap();
-    assert!(v.audit_verify(&c).await.unwrap().ok);
+    assert!(v.audit_verify(&c, None).await.unwrap().ok);
 
     // An edited archive is caught.
     let path = files[0].path();
@@ -103,11 +103,11 @@ async fn retention_archives_old_records_verifiably() {
     let edited = text.replacen("\"p/dev/OLD\"", "\"p/prod/OLD\"", 1);
     assert_ne!(text, edited);
     std::fs::write(&path, edited).unwrap();
-    let bad = v.audit_verify(&c).await.unwrap();
+    let bad = v.audit_verify(&c, None).await.unwrap();
     assert!(!bad.ok, "{bad:?}");
     // A missing archive is caught too.
     std::fs::remove_file(&path).unwrap();
-    assert!(!v.audit_verify(&c).await.unwrap().ok);
+    assert!(!v.audit_verify(&c, None).await.unwrap().ok);
 }
 
 #[tokio::test]

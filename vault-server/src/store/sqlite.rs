@@ -25,6 +25,7 @@ pub struct SqliteStore {
     jobs: Mutex<Option<mpsc::UnboundedSender<WriteJob>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     changes: Arc<AtomicU64>,
+    signer: writer::SignerSlot,
 }
 
 /// Opens (creating if needed) the database, applies migrations, and starts
@@ -57,9 +58,11 @@ pub fn open(
     }
     let (tx, rx) = mpsc::unbounded_channel();
     let changes = Arc::new(AtomicU64::new(0));
-    let handle = writer::spawn(conn, rx, max_batch, changes.clone())?;
+    let signer = writer::SignerSlot::default();
+    let handle = writer::spawn(conn, rx, max_batch, changes.clone(), signer.clone())?;
     Ok(SqliteStore {
         changes,
+        signer,
         reads: Mutex::new(Some(read_tx)),
         readers: Mutex::new(reader_threads),
         jobs: Mutex::new(Some(tx)),
@@ -142,6 +145,10 @@ impl Storage for SqliteStore {
 
     fn changes(&self) -> Arc<AtomicU64> {
         self.changes.clone()
+    }
+
+    fn set_head_signer(&self, signer: Option<Arc<dyn super::HeadSigner>>) {
+        self.signer.set(signer);
     }
 
     fn close(&self) {

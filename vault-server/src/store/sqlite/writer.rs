@@ -5,19 +5,40 @@
 //! each job's audit record right after its change (so the chain is serial and
 //! a change never commits without its record), commits once, then answers
 //! every job. A job whose change or audit append fails is rolled back to its
-//! savepoint alone; the others still commit. After a commit that ran any
-//! change, the store's change count is bumped before anyone is answered.
+//! savepoint alone; the others still commit. A batch that appended records
+//! also stores a signed checkpoint of the new head in the same transaction
+//! (when a signer is installed), so no acknowledged record is ever outside a
+//! signature. After a commit that ran any change, the store's change count
+//! is bumped before anyone is answered.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 use vault_core::audit::{AuditRecord, ChainHash, ChainHead, Outcome};
 
 use super::queries::Sql;
-use crate::store::{JobOutcome, Reader, StoreError, WriteJob};
+use crate::store::{
+    HeadSigner, JobOutcome, Reader, SIGNED_HEAD_LABEL, StoreError, WriteJob, Writer,
+};
+
+/// Where the service installs the head signer while unsealed.
+#[derive(Clone, Default)]
+pub struct SignerSlot(Arc<RwLock<Option<Arc<dyn HeadSigner>>>>);
+
+impl SignerSlot {
+    /// Installs or removes the signer.
+    pub fn set(&self, signer: Option<Arc<dyn HeadSigner>>) {
+        let mut g = self.0.write().unwrap_or_else(|p| p.into_inner());
+        *g = signer;
+    }
+
+    fn current(&self) -> Option<Arc<dyn HeadSigner>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
 
 type Reply = (
     tokio::sync::oneshot::Sender<Result<Option<AuditRecord>, StoreError>>,
@@ -30,11 +51,12 @@ pub fn spawn(
     rx: mpsc::UnboundedReceiver<WriteJob>,
     max_batch: usize,
     changes: Arc<AtomicU64>,
+    signer: SignerSlot,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let head = load_head(&conn)?;
     let handle = std::thread::Builder::new()
         .name("vault-writer".into())
-        .spawn(move || run(conn, rx, head, max_batch, &changes))?;
+        .spawn(move || run(conn, rx, head, max_batch, &changes, &signer))?;
     Ok(handle)
 }
 
@@ -55,6 +77,7 @@ fn run(
     mut head: ChainHead,
     max_batch: usize,
     changes: &AtomicU64,
+    signer: &SignerSlot,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -67,7 +90,7 @@ fn run(
         }
         let start_head = head;
         let changed = batch.iter().any(|j| j.work.is_some());
-        let result = run_batch(&mut conn, &mut batch, &mut head);
+        let result = run_batch(&mut conn, &mut batch, &mut head, signer);
         if changed {
             // Before any answer: a writer that got its answer must never
             // meet a cache entry read before its change.
@@ -99,7 +122,9 @@ fn run_batch(
     conn: &mut Connection,
     batch: &mut Vec<WriteJob>,
     head: &mut ChainHead,
+    signer: &SignerSlot,
 ) -> Result<Vec<Reply>, StoreError> {
+    let start_seq = head.seq;
     let tx = conn.transaction()?;
     let mut replies = Vec::with_capacity(batch.len());
     let mut pending = Vec::with_capacity(batch.len());
@@ -158,6 +183,12 @@ fn run_batch(
             tx.prepare_cached("RELEASE job")?.execute([])?;
         }
         pending.push((done, result));
+    }
+    if head.seq != start_seq
+        && let Some(s) = signer.current()
+    {
+        // One Ed25519 signature per batch, committed with the records.
+        Sql(&tx).put_system_value(SIGNED_HEAD_LABEL, s.sign(head).as_bytes())?;
     }
     tx.commit()?;
     replies.extend(pending);
