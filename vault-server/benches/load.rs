@@ -13,7 +13,9 @@
 //! minimal keep-alive HTTP/1.1 client, so client overhead stays small.
 //!
 //! `cargo bench -p vault-server --bench load` (env: `BENCH_SECS` per
-//! scenario, default 5; `BENCH_REWRAP` versions, default 100000). The server
+//! scenario, default 5; `BENCH_REWRAP` versions, default 100000;
+//! `BENCH_COMPARE=/path/to/vault-server` for an A/B of scenarios 1 and 3
+//! against another build in the same run, see `compare`). The server
 //! inherits the environment: `VAULT_STORAGE_READ_CACHE_MIB=0` measures the
 //! path without the read cache (every read on a reader connection).
 
@@ -188,18 +190,11 @@ async fn load(
     }
 }
 
-fn main() {
-    // `cargo bench` passes `--bench`; ignore arguments.
-    let secs: u64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let rewrap_n: usize = std::env::var("BENCH_REWRAP")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
+/// A dev server of `bin` on a fresh data dir: the child, its address and
+/// root token, and the directory (dropped with the run).
+fn start_server(bin: &str) -> (std::process::Child, SocketAddr, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vault-server"))
+    let mut child = Command::new(bin)
         .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
         .env("VAULT_LOG_LEVEL", "warn")
@@ -217,16 +212,19 @@ fn main() {
     let token = token_line
         .trim_start_matches("export VAULT_TOKEN=")
         .to_owned();
+    (child, addr, token, dir)
+}
 
-    let value = "x".repeat(64);
+/// The project, environment and 20 secrets every scenario reads.
+fn seed(addr: SocketAddr, token: &str, value: &str) {
     assert_eq!(
-        request(addr, &token, "POST", "/v1/projects", r#"{"name":"bench"}"#).0,
+        request(addr, token, "POST", "/v1/projects", r#"{"name":"bench"}"#).0,
         201
     );
     assert_eq!(
         request(
             addr,
-            &token,
+            token,
             "POST",
             "/v1/projects/bench/environments",
             r#"{"name":"prod"}"#
@@ -237,13 +235,95 @@ fn main() {
     for i in 0..20 {
         let (st, _) = request(
             addr,
-            &token,
+            token,
             "PUT",
             &format!("/v1/projects/bench/environments/prod/secrets/SECRET_{i:02}"),
             &format!(r#"{{"value":"{value}"}}"#),
         );
         assert_eq!(st, 200);
     }
+}
+
+/// `BENCH_COMPARE=/path/to/other/vault-server`: the single-read and
+/// read-beside-a-writer scenarios against this build and the other one,
+/// alternating, `BENCH_ROUNDS` times (default 3), each on a fresh server;
+/// prints each round and the ratio of the medians. Same machine, same run,
+/// so the noise of the day cancels out.
+fn compare(other: &str, secs: u64) {
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let one_path = "/v1/projects/bench/environments/prod/secrets/SECRET_00";
+    let bins = [
+        ("this build", env!("CARGO_BIN_EXE_vault-server")),
+        ("compared", other),
+    ];
+    // [bin][scenario] -> req/s of each round
+    let mut rps = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    for round in 0..rounds {
+        for (b, (label, bin)) in bins.iter().enumerate() {
+            let (mut child, addr, token, _dir) = start_server(bin);
+            seed(addr, &token, &"x".repeat(64));
+            let single = client.block_on(load("single read", addr, &token, one_path, secs, None));
+            let mixed = client.block_on(load(
+                "single read + 1 writer",
+                addr,
+                &token,
+                one_path,
+                secs,
+                Some("/v1/projects/bench/environments/prod/secrets/CHANGING"),
+            ));
+            println!(
+                "round {round} {label:<11} single {:>8.0} req/s (p99 {:.2} ms)   read+writer {:>8.0} req/s (p99 {:.2} ms, {:.0} writes/s)",
+                single.rps(),
+                single.p99_ms,
+                mixed.rps(),
+                mixed.p99_ms,
+                mixed.writes as f64 / mixed.secs
+            );
+            rps[b][0].push(single.rps());
+            rps[b][1].push(mixed.rps());
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (i, name) in ["single read", "single read + 1 writer"].iter().enumerate() {
+        let this = median(&mut rps[0][i]);
+        let them = median(&mut rps[1][i]);
+        println!(
+            "{name:<24} median: this build {this:.0} req/s, compared {them:.0} req/s, ratio {:.3}",
+            this / them
+        );
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    if let Ok(other) = std::env::var("BENCH_COMPARE") {
+        compare(&other, secs);
+        return;
+    }
+    let rewrap_n: usize = std::env::var("BENCH_REWRAP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let (mut child, addr, token, _dir) = start_server(env!("CARGO_BIN_EXE_vault-server"));
+    let value = "x".repeat(64);
+    seed(addr, &token, &value);
     let one_path = "/v1/projects/bench/environments/prod/secrets/SECRET_00";
     let (_, one_body) = request(addr, &token, "GET", one_path, "");
 

@@ -106,6 +106,12 @@ pub async fn run(opts: Options) -> Result<(), String> {
             cfg.server.data_dir.display()
         )
     })?;
+    let db = cfg.db_path();
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    let key_file = cfg.unseal.key_file.clone().unwrap_or_default();
+    for w in crate::hardening::wider_than_private(&[&cfg.server.data_dir, &db, &wal, &key_file]) {
+        tracing::warn!("{w}");
+    }
 
     let sqlite = sqlite::open(
         &cfg.db_path(),
@@ -166,6 +172,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let shutdown = shutdown_signal();
     tracing::info!(%addr, scheme, "listening");
 
     if let Some(token) = dev_token {
@@ -211,7 +218,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
             drain_timeout: Duration::from_secs(cfg.limits.request_timeout_secs),
         },
         metrics,
-        shutdown_signal(),
+        shutdown,
     )
     .await;
 
@@ -231,19 +238,24 @@ pub async fn run(opts: Options) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves at SIGTERM or SIGINT. The handlers are installed when this is
+/// called (not when first polled), so a signal that arrives as soon as the
+/// server says it is listening still gets a clean stop.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => tracing::info!("SIGTERM: shutting down"),
-                _ = i.recv() => tracing::info!("SIGINT: shutting down"),
+    async move {
+        match (term, int) {
+            (Ok(mut t), Ok(mut i)) => {
+                tokio::select! {
+                    _ = t.recv() => tracing::info!("SIGTERM: shutting down"),
+                    _ = i.recv() => tracing::info!("SIGINT: shutting down"),
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

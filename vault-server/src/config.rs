@@ -362,8 +362,27 @@ impl Config {
         if self.storage.read_cache_mib > 16 * 1024 {
             return bad("storage.read_cache_mib must be at most 16384 (16 GiB)");
         }
-        if self.keys.rotation_max_wraps == 0 || self.keys.rotation_max_wraps > (1 << 32) {
-            return bad("keys.rotation_max_wraps must be 1..=2^32 (NIST SP 800-38D)");
+        if self.keys.rotation_max_wraps == 0 || self.keys.rotation_max_wraps > (1 << 30) {
+            return bad(
+                "keys.rotation_max_wraps must be 1..=2^30 (NIST SP 800-38D caps random-nonce \
+                 AES-GCM at 2^32 encryptions per key; we keep a margin of 4)",
+            );
+        }
+        if self.server.hsts_max_age_secs == 0 && !self.server.dev {
+            return bad(
+                "server.hsts_max_age_secs = 0 would tell browsers to forget HTTPS for this host; \
+                 use at least 86400 (a year, 31536000, is the default)",
+            );
+        }
+        if !self.server.dev
+            && let Some(k) = &self.unseal.key_file
+            && inside(k, &self.server.data_dir)
+        {
+            return bad(
+                "unseal.key_file is inside server.data_dir: a copy of the data directory would \
+                 then unseal itself anywhere; keep the key file elsewhere (another disk, a \
+                 secrets mount)",
+            );
         }
         if self.keys.rewrap_batch == 0 {
             return bad("keys.rewrap_batch must be at least 1");
@@ -397,6 +416,37 @@ impl Config {
             .map_err(ConfigError::Invalid)?;
         Ok(())
     }
+}
+
+/// Whether `path` is `dir` or below it: both made absolute, resolved
+/// through symlinks where they exist, and `..` removed lexically elsewhere.
+fn inside(path: &std::path::Path, dir: &std::path::Path) -> bool {
+    use std::path::{Component, PathBuf};
+    let abs = |p: &std::path::Path| -> PathBuf {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return c;
+        }
+        let joined = match std::env::current_dir() {
+            Ok(cwd) if p.is_relative() => cwd.join(p),
+            _ => p.to_path_buf(),
+        };
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let p = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => abs(parent).join(name),
+        _ => abs(path),
+    };
+    p.starts_with(abs(dir))
 }
 
 fn apply_env(table: &mut toml::Table, key: &str, value: &str) -> Result<(), ConfigError> {
@@ -556,6 +606,27 @@ mod tests {
         assert_eq!(c.server.listen.port(), 9999);
         let env = [("VAULT_LIMITS_NOPE".to_owned(), "1".to_owned())];
         assert!(Config::from_toml_and_env(TLS, env).is_err());
+    }
+
+    #[test]
+    fn refuses_settings_that_weaken_what_the_docs_promise() {
+        let with = |extra: &str| Config::from_toml_and_env(&format!("{TLS}{extra}"), []);
+        let e = with("hsts_max_age_secs = 0\n").unwrap_err();
+        assert!(e.to_string().contains("hsts_max_age_secs"), "{e}");
+        let e = with("[keys]\nrotation_max_wraps = 1073741825\n").unwrap_err();
+        assert!(e.to_string().contains("2^30"), "{e}");
+        assert!(with("[keys]\nrotation_max_wraps = 1073741824\n").is_ok());
+        let e = with(
+            "data_dir = \"/srv/vault\"\n[unseal]\nkey_file = \"/srv/vault/keys/unseal.key\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("inside server.data_dir"), "{e}");
+        assert!(
+            with("data_dir = \"/srv/vault\"\n[unseal]\nkey_file = \"/etc/vault/unseal.key\"\n")
+                .is_ok()
+        );
+        let e = with("data_dir = \"d\"\n[unseal]\nkey_file = \"x/../d/k\"\n").unwrap_err();
+        assert!(e.to_string().contains("inside"), "{e}");
     }
 
     #[test]

@@ -335,3 +335,23 @@ fn a_manual_seal_in_key_file_mode_needs_the_key() {
         .post("/v1/sys/unseal", json!({"key": key.trim()}));
     assert_eq!(r.json["sealed"], false, "{r:?}");
 }
+
+#[test]
+fn data_files_are_private_and_wider_ones_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let s = Server::dev();
+    assert_eq!(mode(&s.data_dir), 0o700);
+    assert_eq!(mode(&s.db_path()), 0o600);
+    assert_eq!(mode(&s.data_dir.join("unseal.key")), 0o600);
+    let wal = s.data_dir.join("vault.db-wal");
+    assert_eq!(mode(&wal), 0o600);
+    // A data directory someone made world-readable is reported at start.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = Server::dev_in(&dir, Options::default());
+    let log = s.log();
+    assert!(log.contains("WARN") && log.contains("mode 755"), "{log}");
+}
