@@ -27,6 +27,7 @@ mod integration {
     mod lifecycle;
     mod read_cache;
     mod rewrap;
+    mod root_tokens;
     mod routes;
     mod secrets;
     mod tamper;

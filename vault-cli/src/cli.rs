@@ -532,6 +532,29 @@ Examples:
         #[command(flatten)]
         output: Output,
     },
+    /// Make a new root token, proving you hold the unseal key material
+    #[command(after_long_help = "\
+For when no root token is left (they can and should be revoked after setup:
+`vault tokens revoke ID`). Needs a threshold of unseal shares (prompted one
+by one, or one per line on stdin), the passphrase, or the key file; no token.
+Wrong material counts as a failed unseal attempt (throttled per address).
+The new token is printed once.
+
+Examples:
+  vault operator generate-root --ttl 1h
+  cat share1 share2 share3 | vault operator generate-root --ttl 30m
+  vault operator generate-root --key-file /etc/vault/unseal.key")]
+    GenerateRoot {
+        /// Lifetime of the new token (e.g. 30m, 12h; at most 30d); none: no expiry
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+        /// Key-file mode: prove with this key file
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<std::path::PathBuf>,
+        /// Output.
+        #[command(flatten)]
+        output: Output,
+    },
     /// Seal the server: drop the root key from memory
     Seal {
         /// Output.

@@ -142,6 +142,50 @@ pub struct UnsealRequest {
     pub key: Option<SecretText>,
 }
 
+/// `POST /v1/sys/generate-root`: the unseal key material, as for unseal
+/// (all `threshold` shares at once, the passphrase, or the key file's
+/// contents), and an optional lifetime.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateRoot {
+    /// Shamir shares (at least the threshold).
+    #[serde(default)]
+    pub shares: Vec<SecretText>,
+    /// The passphrase (passphrase mode).
+    #[serde(default)]
+    pub passphrase: Option<SecretText>,
+    /// The key file's contents (key-file mode).
+    #[serde(default)]
+    pub key: Option<SecretText>,
+    /// Lifetime in seconds, 60 to 2,592,000 (30 days); none: no expiry.
+    #[serde(default)]
+    pub ttl_secs: Option<i64>,
+}
+
+/// A root token's description (never the token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RootToken {
+    /// Public id (the part before the dot).
+    pub id: String,
+    /// `init`, `generate-root` or `dev`.
+    pub origin: String,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// Expiry, if any.
+    pub expires_at: Option<Timestamp>,
+    /// Revocation, if revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Answer to `POST /v1/sys/generate-root`: the token is shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GeneratedRoot {
+    /// `<id>.<secret>`.
+    pub root_token: SecretText,
+    /// Its description.
+    pub token: RootToken,
+}
+
 /// Seal state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SealStatus {

@@ -33,6 +33,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/sys/seal-status"),
     ("POST", "/v1/sys/unseal"),
     ("POST", "/v1/sys/seal"),
+    ("POST", "/v1/sys/generate-root"),
     ("POST", "/v1/sys/rotate-root"),
     ("GET", "/v1/sys/metrics"),
     ("GET", "/v1/openapi.json"),
@@ -94,6 +95,7 @@ pub fn router(vault: Vault, max_body_bytes: usize, frame: FrameConfig) -> Router
         .route("/v1/sys/seal-status", get(sys::seal_status))
         .route("/v1/sys/unseal", post(sys::unseal))
         .route("/v1/sys/seal", post(sys::seal))
+        .route("/v1/sys/generate-root", post(sys::generate_root))
         .route("/v1/sys/rotate-root", post(sys::rotate_root))
         .route("/v1/sys/metrics", get(sys::metrics))
         .route("/v1/openapi.json", get(openapi::serve))

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod keys;
 pub mod lifecycle;
 pub mod rewrap;
+pub mod root;
 pub mod secrets;
 pub mod tasks;
 #[cfg(test)]
@@ -510,8 +511,15 @@ fn check_token(
             if row.revoked_at.is_some() || !verify_token_hash(&secret, &row.hash) {
                 return Err(invalid());
             }
+            if row.expires_at.is_some_and(|e| e <= auth.now) {
+                return Err(Error::new(
+                    Kind::Unauthenticated,
+                    "auth.token_expired",
+                    "the root token has expired",
+                ));
+            }
             match row.kind.as_str() {
-                "root" => (Principal::Root { token_id: row.id }, None),
+                "root" => (Principal::Root { token_id: row.id }, row.expires_at),
                 _ => return Err(invalid()),
             }
         }

@@ -214,6 +214,12 @@ pub struct TokenRow {
     pub hash: Vec<u8>,
     /// Kind (`root`).
     pub kind: String,
+    /// Where it came from: `init`, `generate-root` or `dev`.
+    pub origin: String,
+    /// Creation time (set by the store on insert).
+    pub created_at: Timestamp,
+    /// Expiry, if any.
+    pub expires_at: Option<Timestamp>,
     /// Revocation time.
     pub revoked_at: Option<Timestamp>,
 }
@@ -392,6 +398,8 @@ pub trait Reader: identity::IdentityReader {
     fn system_value(&self, label: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// A token by id.
     fn token(&self, id: &str) -> Result<Option<TokenRow>, StoreError>;
+    /// Every root token, newest first.
+    fn root_tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
     /// Every project.
     fn projects(&self) -> Result<Vec<ProjectRow>, StoreError>;
     /// A project by name.
@@ -468,6 +476,8 @@ pub trait Writer: Reader + identity::IdentityWriter {
     fn put_system_value(&mut self, label: &str, value: &[u8]) -> Result<(), StoreError>;
     /// Stores a token hash.
     fn insert_token(&mut self, row: &TokenRow, now: Timestamp) -> Result<(), StoreError>;
+    /// Revokes a root token (no-op if already revoked).
+    fn revoke_root_token(&mut self, id: &str, now: Timestamp) -> Result<(), StoreError>;
     /// Creates a project.
     fn insert_project(&mut self, name: &str, now: Timestamp) -> Result<ProjectRow, StoreError>;
     /// Deletes a project with its keys, environments and secrets.

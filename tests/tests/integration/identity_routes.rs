@@ -133,6 +133,14 @@ fn every_route_has_a_declared_action_an_allow_and_a_deny_case() {
         ),
         case(
             "POST",
+            "/v1/sys/generate-root",
+            "/v1/sys/generate-root",
+            e.clone(),
+            Anon,
+            None,
+        ),
+        case(
+            "POST",
             "/v1/sys/rotate-root",
             "/v1/sys/rotate-root",
             e.clone(),

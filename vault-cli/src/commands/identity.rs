@@ -11,7 +11,7 @@ use vault_core::api::{
     OpenEmergency, RevokeSessions, Revoked, RoleList, ServiceTokenList, SessionList, User,
     UserList, WhoAmI,
 };
-use vault_core::clock::Timestamp;
+use vault_core::clock::{Clock as _, Timestamp};
 
 use crate::cli::{
     AccessCommand, EmergencyCommand, LoginArgs, Output, SessionsCommand, TokensCommand,
@@ -422,6 +422,7 @@ pub fn tokens(cmd: TokensCommand, ctx: &Ctx) -> CliResult<u8> {
                 "LAST USED",
                 "STATE",
             ]);
+            let now = vault_core::clock::SystemClock.now();
             for k in &l.tokens {
                 t.row(vec![
                     k.id.clone(),
@@ -430,21 +431,46 @@ pub fn tokens(cmd: TokensCommand, ctx: &Ctx) -> CliResult<u8> {
                     k.actions.join(","),
                     when(k.expires_at),
                     k.last_used_at.map_or_else(|| "never".into(), when),
-                    if k.revoked_at.is_some() {
-                        "revoked".into()
-                    } else {
-                        "active".into()
-                    },
+                    token_state(k.revoked_at, Some(k.expires_at), now).into(),
                 ]);
             }
             t.print("no service tokens (create one with `vault tokens create`)")?;
+            if !l.root_tokens.is_empty() {
+                println!();
+                let mut t = Table::new(&["ROOT TOKEN ID", "ORIGIN", "CREATED", "EXPIRES", "STATE"]);
+                for k in &l.root_tokens {
+                    t.row(vec![
+                        k.id.clone(),
+                        k.origin.clone(),
+                        when(k.created_at),
+                        k.expires_at.map_or_else(|| "never".into(), when),
+                        token_state(k.revoked_at, k.expires_at, now).into(),
+                    ]);
+                }
+                t.print("")?;
+            }
         }
         TokensCommand::Revoke { id } => {
             client.call_empty(Method::DELETE, &format!("/v1/tokens/{}", enc(&id)))?;
-            output::note(&format!("revoked service token {id}"));
+            output::note(&format!("revoked token {id}"));
         }
     }
     Ok(0)
+}
+
+/// `revoked`, `expired` or `active`, as of `now`.
+fn token_state(
+    revoked: Option<Timestamp>,
+    expires: Option<Timestamp>,
+    now: Timestamp,
+) -> &'static str {
+    if revoked.is_some() {
+        "revoked"
+    } else if expires.is_some_and(|e| e <= now) {
+        "expired"
+    } else {
+        "active"
+    }
 }
 
 /// `vault emergency ...`.

@@ -6,7 +6,10 @@
 use std::io::{IsTerminal, Write};
 
 use ureq::http::Method;
-use vault_core::api::{InitRequest, InitResponse, SealStatus, UnsealMode, UnsealRequest};
+use vault_core::api::{
+    GenerateRoot, GeneratedRoot, InitRequest, InitResponse, SealStatus, UnsealMode, UnsealRequest,
+};
+use vault_core::secret::SecretText;
 
 use crate::cli::OperatorCommand;
 use crate::commands::Ctx;
@@ -115,6 +118,57 @@ pub fn run(cmd: OperatorCommand, ctx: &Ctx) -> CliResult<u8> {
                 .map_err(|e| e.context("unseal failed"))?;
             print_status(&st, output.format)
         }
+        OperatorCommand::GenerateRoot {
+            ttl,
+            key_file,
+            output,
+        } => {
+            let ttl_secs = ttl
+                .as_deref()
+                .map(crate::commands::identity::parse_duration)
+                .transpose()
+                .map_err(|e| e.code(crate::error::exit::USAGE))?;
+            let st: SealStatus = client.get("/v1/sys/seal-status")?;
+            let mut req = GenerateRoot {
+                ttl_secs,
+                ..GenerateRoot::default()
+            };
+            match (key_file, st.mode.as_deref()) {
+                (Some(path), _) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        CliError::new(format!("cannot read the key file {}: {e}", path.display()))
+                    })?;
+                    req.key = Some(text.trim().to_owned().into());
+                }
+                (None, Some("passphrase")) => {
+                    req.passphrase = Some(prompt::secret("Passphrase", Piped::TrimNewline)?);
+                }
+                (None, Some("key_file")) => {
+                    return Err(CliError::new("this vault unseals with a key file")
+                        .hint("pass it with --key-file PATH")
+                        .code(crate::error::exit::USAGE));
+                }
+                (None, _) => req.shares = read_shares(st.threshold)?,
+            }
+            let r: GeneratedRoot = client
+                .send(Method::POST, "/v1/sys/generate-root", &req)
+                .map_err(|e| e.context("cannot generate a root token"))?;
+            if output.format == Format::Json {
+                output::json(&r)?;
+                return Ok(0);
+            }
+            println!("Root token: {}", r.root_token.expose_secret());
+            output::note(&format!(
+                "Shown ONCE. Token id {} ({}). Revoke it when done: vault tokens revoke {}",
+                r.token.id,
+                r.token.expires_at.map_or_else(
+                    || "no expiry".to_owned(),
+                    |e| format!("expires {}", e.to_rfc3339())
+                ),
+                r.token.id
+            ));
+            Ok(0)
+        }
         OperatorCommand::Seal { output } => {
             let st: SealStatus = client.call(Method::POST, "/v1/sys/seal")?;
             print_status(&st, output.format)
@@ -126,6 +180,37 @@ pub fn run(cmd: OperatorCommand, ctx: &Ctx) -> CliResult<u8> {
             Ok(if st.sealed || !st.initialized { 2 } else { 0 })
         }
     }
+}
+
+/// `threshold` shares: prompted one by one on a terminal, else one per line
+/// of stdin.
+fn read_shares(threshold: u8) -> CliResult<Vec<SecretText>> {
+    if std::io::stdin().is_terminal() {
+        return (1..=threshold)
+            .map(|i| {
+                prompt::secret(
+                    &format!("Unseal share {i} of {threshold}"),
+                    Piped::TrimNewline,
+                )
+            })
+            .collect();
+    }
+    let all = prompt::secret("", Piped::Exact)?;
+    let shares: Vec<SecretText> = all
+        .expose_secret()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| SecretText::new(l.to_owned()))
+        .collect();
+    if shares.len() < usize::from(threshold) {
+        return Err(CliError::new(format!(
+            "{} share(s) on stdin; this vault needs {threshold}",
+            shares.len()
+        ))
+        .hint("give one share per line"));
+    }
+    Ok(shares)
 }
 
 fn print_status(st: &SealStatus, format: Format) -> CliResult<u8> {

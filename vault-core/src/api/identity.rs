@@ -331,6 +331,9 @@ pub struct CreatedServiceToken {
 pub struct ServiceTokenList {
     /// Tokens.
     pub tokens: Vec<ServiceToken>,
+    /// Root tokens (for a root token or with `sessions.manage` and `all`).
+    #[serde(default)]
+    pub root_tokens: Vec<crate::api::RootToken>,
 }
 
 /// `POST /v1/emergency`.

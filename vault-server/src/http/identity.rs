@@ -398,7 +398,10 @@ pub const SCHEMAS: &[(&str, &[(&str, &str)])] = &[
         "CreatedServiceToken",
         &[("token", "string"), ("service_token", "ServiceToken")],
     ),
-    ("ServiceTokenList", &[("tokens", "[]ServiceToken")]),
+    (
+        "ServiceTokenList",
+        &[("tokens", "[]ServiceToken"), ("root_tokens", "[]RootToken")],
+    ),
     (
         "OpenEmergency",
         &[("reason", "string"), ("ttl_secs", "integer")],

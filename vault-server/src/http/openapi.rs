@@ -61,6 +61,14 @@ const OPS: &[Op] = &[
     ),
     (
         "POST",
+        "/v1/sys/generate-root",
+        "A new root token, for the holders of the unseal key material",
+        Some("GenerateRoot"),
+        Some("GeneratedRoot"),
+        200,
+    ),
+    (
+        "POST",
         "/v1/sys/rotate-root",
         "Rotate the root key",
         None,
@@ -321,7 +329,31 @@ const SCHEMAS: &[(&str, &[(&str, &str)])] = &[
             ("share", "string"),
             ("passphrase", "string"),
             ("reset", "boolean"),
+            ("key", "string"),
         ],
+    ),
+    (
+        "GenerateRoot",
+        &[
+            ("shares", "[]string"),
+            ("passphrase", "string"),
+            ("key", "string"),
+            ("ttl_secs", "integer"),
+        ],
+    ),
+    (
+        "RootToken",
+        &[
+            ("id", "string"),
+            ("origin", "string"),
+            ("created_at", "integer"),
+            ("expires_at", "integer"),
+            ("revoked_at", "integer"),
+        ],
+    ),
+    (
+        "GeneratedRoot",
+        &[("root_token", "string"), ("token", "#RootToken")],
     ),
     (
         "SealStatus",

@@ -18,6 +18,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, &str)] = &[
     ("GET", "/v1/sys/seal-status", OPEN),
     ("POST", "/v1/sys/unseal", OPEN),
     ("POST", "/v1/sys/seal", "sys.seal"),
+    ("POST", "/v1/sys/generate-root", OPEN),
     ("POST", "/v1/sys/rotate-root", "sys.rotate_root"),
     ("GET", "/v1/sys/metrics", OPEN),
     ("GET", "/v1/openapi.json", OPEN),

@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vault_core::api::{
-    Health, InitRequest, InitResponse, RootKeyStatus, SealStatus, UnsealRequest,
+    GenerateRoot, GeneratedRoot, Health, InitRequest, InitResponse, RootKeyStatus, SealStatus,
+    UnsealRequest,
 };
 
 use super::ApiResult;
@@ -58,6 +59,15 @@ pub async fn unseal(
     ApiJson(req): ApiJson<UnsealRequest>,
 ) -> Result<Json<SealStatus>, ApiError> {
     v.unseal(&ctx, req).await.map(Json).api(&ctx)
+}
+
+/// `POST /v1/sys/generate-root`.
+pub async fn generate_root(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiJson(req): ApiJson<GenerateRoot>,
+) -> Result<Json<GeneratedRoot>, ApiError> {
+    v.generate_root(&ctx, req).await.map(Json).api(&ctx)
 }
 
 /// `POST /v1/sys/seal`.

@@ -1346,12 +1346,23 @@ impl Vault {
                 _ if all => None,
                 Principal::Root { .. } => Some("root".to_owned()),
                 Principal::User { user_id, .. } => Some(user_id.clone()),
-                Principal::Service { .. } => return Ok(ServiceTokenList { tokens: Vec::new() }),
+                Principal::Service { .. } => {
+                    return Ok(ServiceTokenList {
+                        tokens: Vec::new(),
+                        root_tokens: Vec::new(),
+                    });
+                }
             };
-            let rows = self
+            let with_root = all || matches!(p, Principal::Root { .. });
+            let (rows, roots) = self
                 .store()
                 .read(move |r| {
                     let mut out = Vec::new();
+                    let roots = if with_root {
+                        r.root_tokens()?.iter().map(super::root::wire).collect()
+                    } else {
+                        Vec::new()
+                    };
                     for t in r.service_tokens(mine.as_deref())? {
                         let creator = if t.created_by == "root" {
                             "root".to_owned()
@@ -1363,18 +1374,46 @@ impl Vault {
                         };
                         out.push(token_wire(&t, creator));
                     }
-                    Ok(out)
+                    Ok((out, roots))
                 })
                 .await?;
-            Ok(ServiceTokenList { tokens: rows })
+            Ok(ServiceTokenList {
+                tokens: rows,
+                root_tokens: roots,
+            })
         })
         .await
     }
 
     /// `DELETE /v1/tokens/{id}`: one's own token, or any with `sessions.manage`.
+    /// Root tokens too, by a root token or an admin (`sessions.manage`);
+    /// the calling token may revoke itself.
     pub async fn revoke_token(&self, ctx: &Ctx, id: &str) -> Result<()> {
         let resource = format!("tokens/{id}");
         let p = self.authorize(ctx, Action::SelfService, &resource).await?;
+        let id2 = id.to_owned();
+        let root_row = self.store().read(move |r| r.token(&id2)).await?;
+        if let Some(t) = root_row.filter(|t| t.kind == "root") {
+            let allowed = matches!(p, Principal::Root { .. })
+                || p.can(Permission::SessionsManage, &Resource::Global);
+            if !allowed {
+                return Err(self.refuse(ctx, &p, "token.revoke", &resource).await);
+            }
+            let now = self.clock().now();
+            return self
+                .write_as(
+                    ctx,
+                    Some(&p),
+                    "token.revoke",
+                    &resource,
+                    Some("root token".into()),
+                    move |w| {
+                        w.revoke_root_token(&t.id, now)?;
+                        Ok(())
+                    },
+                )
+                .await;
+        }
         let id2 = id.to_owned();
         let row = self.store().read(move |r| r.service_token(&id2)).await?;
         let own = match (&p, &row) {

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq as _;
 use vault_core::api::{InitResponse, RootKeyStatus, SealStatus, UnsealMode, UnsealRequest};
 use vault_core::audit::{AuditSigningKey, Outcome};
 use vault_core::crypto::{
-    PassphraseParams, RootKey, Token, UnsealKey, WrappedKek, WrappedRootKey, derive_unseal_key,
+    PassphraseParams, RootKey, UnsealKey, WrappedKek, WrappedRootKey, derive_unseal_key,
     encode_key_file, inspect_share, parse_key_file, shamir_combine, shamir_split,
 };
 use vault_core::identity::{Username, check_password, check_password_length};
@@ -22,7 +22,7 @@ use vault_core::secret::SecretText;
 use vault_core::session::ThrottlePolicy;
 
 use super::{Action, Ctx, Error, Kind, Result, SealState, Unsealed, Vault};
-use crate::store::{SealConfigRow, TokenRow};
+use crate::store::SealConfigRow;
 
 /// Label under which the audit signing key is wrapped by the root key.
 pub const AUDIT_KEY_LABEL: &str = "audit-signing-key";
@@ -42,7 +42,7 @@ pub const UNSEAL_THROTTLE: ThrottlePolicy = ThrottlePolicy {
 };
 
 /// A wrong key, in the words of the vault's unseal mode.
-fn unseal_failed_for(mode: &str) -> Error {
+pub(crate) fn unseal_failed_for(mode: &str) -> Error {
     let what = match mode {
         "shamir" => "the shares given do not rebuild this vault's key; the count starts again",
         "passphrase" => "wrong passphrase",
@@ -51,19 +51,32 @@ fn unseal_failed_for(mode: &str) -> Error {
     Error::bad("sys.unseal_failed", format!("unseal failed: {what}"))
 }
 
-/// Writes a file readable by its owner only, refusing to overwrite.
-fn write_private(path: &Path, text: &SecretText) -> std::io::Result<()> {
+/// Writes a file readable by its owner only; refuses to overwrite unless
+/// `replace` (then the old file is replaced atomically by a rename).
+pub(crate) fn write_private(path: &Path, text: &SecretText, replace: bool) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
+    }
+    let target = if replace {
+        path.with_extension("new")
+    } else {
+        path.to_path_buf()
+    };
+    if replace {
+        let _ = std::fs::remove_file(&target);
     }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)?;
+        .open(&target)?;
     f.write_all(text.expose_secret().as_bytes())?;
-    f.sync_all()
+    f.sync_all()?;
+    if replace {
+        std::fs::rename(&target, path)?;
+    }
+    Ok(())
 }
 
 impl Vault {
@@ -98,7 +111,7 @@ impl Vault {
                 None,
                 "sys.init",
                 "sys",
-                e_outcome(e),
+                outcome_of(e),
                 Some(e.code.into()),
             );
             self.audit(ctx, entry).await?;
@@ -154,7 +167,7 @@ impl Vault {
                     ));
                 }
                 let text = encode_key_file(&key);
-                write_private(&path, &text)
+                write_private(&path, &text, false)
                     .map_err(|e| Error::internal(format!("write key file: {e}")))?;
                 (key, "key_file", 1, 1, None, Vec::new())
             }
@@ -171,7 +184,7 @@ impl Vault {
             .wrap_system_secret(AUDIT_KEY_LABEL, &audit_key_bytes(&audit_key))
             .map_err(Error::internal)?;
         let audit_public = audit_key.verifying_key().as_bytes().to_vec();
-        let (token_id, token_text, token_hash) = Token::generate().map_err(Error::internal)?;
+        let (token, token_text) = super::root::mint("init", now, None)?;
         let cfg = SealConfigRow {
             mode: mode_name.into(),
             shares: shares_n,
@@ -180,12 +193,6 @@ impl Vault {
             wrapped_root: wrapped_root.as_bytes().to_vec(),
             root_version: root.version(),
             created_at: now,
-        };
-        let token = TokenRow {
-            id: token_id.as_str().to_owned(),
-            hash: token_hash.to_vec(),
-            kind: "root".into(),
-            revoked_at: None,
         };
         let entry = self.entry(
             ctx,
@@ -263,7 +270,7 @@ impl Vault {
             Ok(_) => (Outcome::Success, Some("unsealed".into())),
             Err(e) => {
                 tracing::warn!(source = %ctx.source, code = e.code, "unseal attempt refused");
-                (e_outcome(e), Some(e.code.into()))
+                (outcome_of(e), Some(e.code.into()))
             }
         };
         let entry = self.entry(ctx, None, "sys.unseal", "sys", outcome, detail);
@@ -273,7 +280,7 @@ impl Vault {
 
     /// Counts one attempt from `source` as a failure before it runs, or
     /// refuses it with `sys.unseal_throttled` while that source must wait.
-    fn reserve_unseal(&self, source: &str) -> Result<()> {
+    pub(crate) fn reserve_unseal(&self, source: &str) -> Result<()> {
         let now = self.clock().now();
         let mut book = self
             .inner
@@ -301,19 +308,23 @@ impl Vault {
     /// count on success; gives it back for anything else (progress, a
     /// repeated share, a missing field).
     fn settle_unseal(&self, source: &str, res: &Result<SealStatus>) {
-        let Ok(mut book) = self.inner.unseal_failures.lock() else {
-            return;
-        };
         match res {
             Err(e) if matches!(e.code, "sys.unseal_failed" | "sys.invalid_share") => {}
             Ok(s) if !s.sealed => {
-                book.remove(source);
-            }
-            _ => {
-                if let Some((n, _)) = book.get_mut(source) {
-                    *n = n.saturating_sub(1);
+                if let Ok(mut book) = self.inner.unseal_failures.lock() {
+                    book.remove(source);
                 }
             }
+            _ => self.refund_unseal(source),
+        }
+    }
+
+    /// Gives back one reserved attempt of `source`.
+    pub(crate) fn refund_unseal(&self, source: &str) {
+        if let Ok(mut book) = self.inner.unseal_failures.lock()
+            && let Some((n, _)) = book.get_mut(source)
+        {
+            *n = n.saturating_sub(1);
         }
     }
 
@@ -678,44 +689,27 @@ impl Vault {
     }
 
     /// Dev mode: initialize in key-file mode if needed, unseal, and hand back
-    /// a working admin token (a fresh one when reopening existing data).
+    /// the dev root token: the same one across restarts (kept, mode 0600, in
+    /// the data directory beside the dev key file).
     pub async fn dev_bootstrap(&self) -> Result<SecretText> {
         let ctx = Ctx::system("dev");
+        let path = self.settings().data_dir.join(super::root::DEV_TOKEN_FILE);
         if !self.initialized() {
             let out = self.init(&ctx, UnsealMode::KeyFile).await?;
+            write_private(&path, &out.root_token, true)
+                .map_err(|e| Error::internal(format!("write {}: {e}", path.display())))?;
             return Ok(out.root_token);
         }
         if self.sealed() {
             self.auto_unseal().await?;
         }
-        let (token_id, token_text, token_hash) = Token::generate().map_err(Error::internal)?;
-        let now = self.clock().now();
-        let row = TokenRow {
-            id: token_id.as_str().to_owned(),
-            hash: token_hash.to_vec(),
-            kind: "root".into(),
-            revoked_at: None,
-        };
-        let entry = self.entry(
-            &ctx,
-            None,
-            "token.create",
-            "tokens/root",
-            Outcome::Success,
-            Some("dev mode".into()),
-        );
-        self.store()
-            .write(Some(entry), move |w| -> Result<()> {
-                w.insert_token(&row, now)?;
-                Ok(())
-            })
-            .await
-            .map_err(Error::internal)??;
-        Ok(token_text)
+        let dir = self.settings().data_dir.clone();
+        self.dev_root_token(&dir).await
     }
 }
 
-fn e_outcome(e: &Error) -> Outcome {
+/// The audit outcome of a refused sys request.
+pub(crate) fn outcome_of(e: &Error) -> Outcome {
     match e.kind {
         Kind::Unauthenticated | Kind::Forbidden => Outcome::Denied,
         _ => Outcome::Error,

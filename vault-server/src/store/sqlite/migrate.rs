@@ -17,6 +17,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity",
         include_str!("../../../../migrations/sqlite/0002_identity.sql"),
     ),
+    (
+        3,
+        "root_tokens",
+        include_str!("../../../../migrations/sqlite/0003_root_tokens.sql"),
+    ),
 ];
 
 /// Applies missing migrations, each in its own transaction.

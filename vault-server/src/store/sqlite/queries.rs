@@ -130,6 +130,20 @@ fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
+const TOKEN_COLUMNS: &str = "id, hash, kind, origin, created_at, expires_at, revoked_at";
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        id: r.get(0)?,
+        hash: r.get(1)?,
+        kind: r.get(2)?,
+        origin: r.get(3)?,
+        created_at: ts(r.get(4)?),
+        expires_at: r.get::<_, Option<i64>>(5)?.map(ts),
+        revoked_at: r.get::<_, Option<i64>>(6)?.map(ts),
+    })
+}
+
 impl Sql<'_> {
     /// Appends one chained audit record.
     pub fn insert_audit(&self, rec: &AuditRecord) -> Result<(), StoreError> {
@@ -203,16 +217,17 @@ impl Reader for Sql<'_> {
     fn token(&self, id: &str) -> Result<Option<TokenRow>, StoreError> {
         Ok(self
             .0
-            .prepare_cached("SELECT id, hash, kind, revoked_at FROM tokens WHERE id = ?1")?
-            .query_row([id], |r| {
-                Ok(TokenRow {
-                    id: r.get(0)?,
-                    hash: r.get(1)?,
-                    kind: r.get(2)?,
-                    revoked_at: r.get::<_, Option<i64>>(3)?.map(ts),
-                })
-            })
+            .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))?
+            .query_row([id], token_row)
             .optional()?)
+    }
+
+    fn root_tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        let mut st = self.0.prepare(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE kind = 'root' ORDER BY created_at DESC, id"
+        ))?;
+        let rows = st.query_map([], token_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn projects(&self) -> Result<Vec<ProjectRow>, StoreError> {
@@ -561,8 +576,23 @@ impl Writer for Sql<'_> {
 
     fn insert_token(&mut self, t: &TokenRow, now: Timestamp) -> Result<(), StoreError> {
         self.0.execute(
-            "INSERT INTO tokens (id, hash, kind, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![t.id, t.hash, t.kind, now.as_millis()],
+            "INSERT INTO tokens (id, hash, kind, created_at, expires_at, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                t.id,
+                t.hash,
+                t.kind,
+                now.as_millis(),
+                t.expires_at.map(|e| e.as_millis()),
+                t.origin
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_root_token(&mut self, id: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.0.execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND kind = 'root' AND revoked_at IS NULL",
+            params![id, now.as_millis()],
         )?;
         Ok(())
     }
