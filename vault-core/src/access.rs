@@ -44,11 +44,13 @@ pub enum Permission {
     EmergencyAccess,
     /// Seal, rotate the root key (global).
     SysManage,
+    /// Read the Prometheus metrics at `/v1/sys/metrics` (global).
+    MetricsRead,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Self::SecretsRead,
         Self::SecretsList,
         Self::SecretsWrite,
@@ -60,6 +62,7 @@ impl Permission {
         Self::AuditRead,
         Self::EmergencyAccess,
         Self::SysManage,
+        Self::MetricsRead,
     ];
 
     /// Stable name (`secrets.read`, ...).
@@ -76,6 +79,7 @@ impl Permission {
             Self::AuditRead => "audit.read",
             Self::EmergencyAccess => "emergency.access",
             Self::SysManage => "sys.manage",
+            Self::MetricsRead => "metrics.read",
         }
     }
 
@@ -96,6 +100,7 @@ impl Permission {
                 | Self::AuditRead
                 | Self::EmergencyAccess
                 | Self::SysManage
+                | Self::MetricsRead
         )
     }
 }
@@ -131,7 +136,8 @@ impl Role {
 
     /// The built-in roles: `admin`, `security-officer` (audit, sessions,
     /// users; never secret values), `developer` (read, list, write, delete in
-    /// scope) and `reader` (read and list in scope).
+    /// scope), `reader` (read and list in scope), `break-glass` and
+    /// `monitoring` (the metrics, for a scraper's service token).
     pub fn builtins() -> Vec<Role> {
         use Permission as P;
         vec![
@@ -159,6 +165,7 @@ impl Role {
             ),
             Role::new("reader", [P::SecretsRead, P::SecretsList]),
             Role::new("break-glass", [P::EmergencyAccess]),
+            Role::new("monitoring", [P::MetricsRead]),
         ]
     }
 
@@ -340,9 +347,14 @@ pub struct TokenScope {
 impl TokenScope {
     /// The grants this token scope amounts to.
     pub fn grants(&self) -> Vec<Grant> {
+        // No global rights through a token, except reading the metrics (a
+        // scraper's token).
         let role = Role::new(
             "service-token",
-            self.permissions.iter().copied().filter(|p| !p.is_global()),
+            self.permissions
+                .iter()
+                .copied()
+                .filter(|p| !p.is_global() || *p == Permission::MetricsRead),
         );
         self.scopes
             .iter()

@@ -39,7 +39,8 @@ pub use self::export::{
     OmittedRecord, export_csv, export_jsonl, parse_csv, parse_export, parse_jsonl,
 };
 pub use self::keys::{
-    AuditKeyError, AuditSigningKey, AuditVerifyingKey, Checkpoint, CheckpointError,
+    AuditKeyError, AuditSigningKey, AuditVerifyingKey, Checkpoint, CheckpointError, HeadMacKey,
+    MacHead,
 };
 pub use self::verification::{
     Problem, ProblemKind, VerifyReport, verify, verify_archive, verify_items,

@@ -27,5 +27,6 @@ pub mod clock;
 pub mod crypto;
 pub mod identity;
 pub mod names;
+pub mod quota;
 pub mod secret;
 pub mod session;

@@ -118,6 +118,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
         cfg.storage.readers,
         cfg.storage.synchronous,
         cfg.storage.max_batch,
+        Duration::from_secs(cfg.storage.integrity_check_secs),
     )
     .map_err(|e| format!("cannot open the database {}: {e}", cfg.db_path().display()))?;
     let storage: Arc<dyn Storage> = Arc::new(sqlite);

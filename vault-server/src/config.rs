@@ -56,6 +56,17 @@ pub struct Config {
     pub log: LogConfig,
     /// Users, sessions, throttling, emergency access.
     pub identity: IdentityConfig,
+    /// Metrics.
+    pub telemetry: TelemetryConfig,
+}
+
+/// `[telemetry]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Serve `/v1/sys/metrics` without a token (for a scraper on a trusted
+    /// network); otherwise it needs `metrics.read`.
+    pub unauthenticated_metrics: bool,
 }
 
 /// `[server]`.
@@ -147,6 +158,8 @@ pub struct StorageConfig {
     pub max_batch: usize,
     /// Memory for the read caches, MiB (0: off).
     pub read_cache_mib: usize,
+    /// Time allowed for `PRAGMA quick_check` at start, seconds (0: skip).
+    pub integrity_check_secs: u64,
 }
 
 impl Default for StorageConfig {
@@ -157,6 +170,7 @@ impl Default for StorageConfig {
             synchronous: Synchronous::Full,
             max_batch: 256,
             read_cache_mib: 32,
+            integrity_check_secs: 30,
         }
     }
 }
@@ -279,8 +293,17 @@ pub enum LogFormat {
     Json,
 }
 
-const SECTIONS: [&str; 9] = [
-    "server", "limits", "storage", "unseal", "audit", "secrets", "keys", "log", "identity",
+const SECTIONS: [&str; 10] = [
+    "server",
+    "limits",
+    "storage",
+    "unseal",
+    "audit",
+    "secrets",
+    "keys",
+    "log",
+    "identity",
+    "telemetry",
 ];
 
 impl Config {
@@ -535,6 +558,7 @@ pub fn known_keys() -> Vec<String> {
             "synchronous",
             "max_batch",
             "read_cache_mib",
+            "integrity_check_secs",
         ],
     );
     add(&mut keys, "unseal", &["key_file"]);
@@ -564,6 +588,7 @@ pub fn known_keys() -> Vec<String> {
         ],
     );
     add(&mut keys, "log", &["level", "format"]);
+    add(&mut keys, "telemetry", &["unauthenticated_metrics"]);
     keys
 }
 

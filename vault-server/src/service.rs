@@ -81,6 +81,8 @@ pub struct Settings {
     pub audit_retention_secs: i64,
     /// Unseal over a broken audit chain (recorded as critical).
     pub danger_extend_broken_chain: bool,
+    /// `/v1/sys/metrics` without a token.
+    pub unauthenticated_metrics: bool,
     /// KEK rotation policy.
     pub rotation: vault_core::crypto::RotationPolicy,
     /// Data keys per rewrap transaction.
@@ -100,6 +102,7 @@ impl Settings {
             trash_retention_secs: i64::from(c.secrets.trash_retention_days) * 86_400,
             audit_retention_secs: i64::from(c.audit.retention_days) * 86_400,
             danger_extend_broken_chain: c.audit.danger_extend_broken_chain,
+            unauthenticated_metrics: c.telemetry.unauthenticated_metrics,
             rotation: vault_core::crypto::RotationPolicy {
                 max_age_secs: (c.keys.rotation_max_age_days > 0)
                     .then(|| i64::from(c.keys.rotation_max_age_days) * 86_400),
@@ -242,8 +245,21 @@ impl Vault {
         outcome: Outcome,
         detail: Option<String>,
     ) -> AuditEntry {
+        // Everything done while a break-glass grant is open is marked, so
+        // the trail shows exactly what was done under it.
+        let now = self.inner.clock.now();
+        let detail = match principal {
+            Some(Principal::User {
+                emergency_until: Some(until),
+                ..
+            }) if *until > now => Some(match detail {
+                Some(d) => format!("under emergency access; {d}"),
+                None => "under emergency access".to_owned(),
+            }),
+            _ => detail,
+        };
         AuditEntry {
-            time: self.inner.clock.now(),
+            time: now,
             request_id: ctx.request_id.clone(),
             actor: principal.map_or_else(|| "anonymous".to_owned(), Principal::actor),
             token_id: principal.and_then(Principal::token_id),
@@ -307,6 +323,18 @@ impl Vault {
     /// Identity runtime state (hash limiter, dummy hash).
     pub(crate) fn identity_state(&self) -> &identity::IdentityState {
         &self.inner.identity
+    }
+
+    /// Whether the caller may read the metrics (`metrics.read`, or anyone
+    /// with `telemetry.unauthenticated_metrics`). Refusals are audited;
+    /// allowed scrapes are not (they would drown the trail).
+    pub async fn may_read_metrics(&self, ctx: &Ctx) -> Result<()> {
+        if self.inner.settings.unauthenticated_metrics {
+            return Ok(());
+        }
+        self.authorize(ctx, Action::MetricsRead, "sys/metrics")
+            .await
+            .map(|_| ())
     }
 
     /// Authenticates and decides. A refusal is audited here (as denied) and

@@ -74,16 +74,18 @@ pub struct WriteJob {
     pub done: oneshot::Sender<Result<Option<AuditRecord>, StoreError>>,
 }
 
-/// Signs the audit chain's head inside each commit that appended records,
-/// so every acknowledged record is covered by a signature (installed while
-/// unsealed; records appended while sealed are signed at the next unseal).
-pub trait HeadSigner: Send + Sync {
-    /// A signed checkpoint of `head`, as stored (JSON).
-    fn sign(&self, head: &vault_core::audit::ChainHead) -> String;
+/// Authenticates the audit chain's head inside each commit that appended
+/// records, so every acknowledged record is covered by a key that never
+/// leaves the unsealed server (installed while unsealed; records appended
+/// while sealed are covered at the next unseal).
+pub trait HeadSealer: Send + Sync {
+    /// The stored form (JSON) of `head` with its MAC.
+    fn seal(&self, head: &vault_core::audit::ChainHead) -> String;
 }
 
-/// Label, in the system values, of the latest signed head (checkpoint JSON).
-pub const SIGNED_HEAD_LABEL: &str = "audit-signed-head";
+/// Label, in the system values, of the latest head and its MAC (JSON of
+/// `vault_core::audit::MacHead`).
+pub const HEAD_MAC_LABEL: &str = "audit-head-mac";
 
 /// A read to run on a pooled reader connection.
 pub type ReadWork = Box<dyn FnOnce(Result<&dyn Reader, StoreError>) + Send>;
@@ -96,9 +98,13 @@ pub trait Storage: Send + Sync + 'static {
     fn submit(&self, job: WriteJob);
     /// Stops the writer after the queued jobs (graceful shutdown).
     fn close(&self);
-    /// Installs (or with `None` removes) the signer of the audit head that
+    /// Installs (or with `None` removes) the sealer of the audit head that
     /// the writer calls once per commit batch that appended records.
-    fn set_head_signer(&self, signer: Option<Arc<dyn HeadSigner>>);
+    fn set_head_sealer(&self, sealer: Option<Arc<dyn HeadSealer>>);
+    /// Removes old copies of overwritten pages kept by the backend (the
+    /// SQLite WAL), so that deleted key material is gone from disk, not
+    /// only from the tables (crypto-shredding). Blocking.
+    fn purge_old_pages(&self) -> Result<(), StoreError>;
     /// The change count: bumped after every commit that ran a change (not
     /// for audit-only appends), before the writers are answered. Read caches
     /// are keyed on it (see `service::cache`).

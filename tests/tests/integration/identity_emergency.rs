@@ -135,3 +135,61 @@ fn offboarding_revokes_everything_and_lists_what_was_read() {
     let audit = admin.get("/v1/audit?action=user.offboard*").text;
     assert!(audit.contains("tokens_revoked=1"), "{audit}");
 }
+
+#[test]
+fn a_grant_ends_early_and_marks_what_was_done_under_it() {
+    let s = server();
+    let admin = s.client();
+    admin.setup("demo", "prod");
+    admin.write("demo", "prod", "K", "prod-v");
+    let doc = member(&s, "drew", "break-glass", "*");
+    let other = member(&s, "ella", "break-glass", "*");
+    let g = doc.post(
+        "/v1/emergency",
+        json!({ "reason": "patient in ER, on-call DBA unreachable" }),
+    );
+    assert_eq!(g.status, 201, "{g:?}");
+    let id = g.json["id"].as_str().unwrap().to_owned();
+    let read = doc.read("demo", "prod", "K");
+    assert_eq!(read.json["value"], "prod-v");
+    // Only its holder or an administrator may end it.
+    refused(
+        &other.delete(&format!("/v1/emergency/{id}")),
+        403,
+        "access.denied",
+    );
+    assert_eq!(doc.delete(&format!("/v1/emergency/{id}")).status, 204);
+    refused(&doc.read("demo", "prod", "K"), 403, "access.denied");
+    refused(
+        &doc.delete(&format!("/v1/emergency/{id}")),
+        409,
+        "emergency.not_active",
+    );
+    let recs = admin.get("/v1/audit?limit=1000").json["records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let of = |rid: &Option<String>| {
+        recs.iter()
+            .find(|r| r["request_id"].as_str() == rid.as_deref())
+            .unwrap()
+            .clone()
+    };
+    let r = of(&read.request_id);
+    assert_eq!(r["action"], "secret.read");
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("under emergency access"),
+        "{r}"
+    );
+    assert!(recs.iter().any(|r| r["action"] == "emergency.end"));
+    // A second grant, ended by an administrator.
+    let g2 = doc.post(
+        "/v1/emergency",
+        json!({ "reason": "second incident, still no DBA on call" }),
+    );
+    let id2 = g2.json["id"].as_str().unwrap();
+    assert_eq!(admin.delete(&format!("/v1/emergency/{id2}")).status, 204);
+}

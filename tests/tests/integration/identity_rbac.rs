@@ -261,3 +261,34 @@ fn no_escalation_through_bindings_or_tokens() {
     refused(&a3.get("/v1/users"), 403, "access.denied");
     let _ = grant;
 }
+
+#[test]
+fn no_escalation_through_custom_roles_and_admins_are_guarded() {
+    let s = server();
+    let admin = s.client();
+    // A security officer manages users but holds no secret permission: it
+    // cannot mint a role that reads secrets, and so cannot grant one.
+    let officer = member(&s, "olga", "security-officer", "*");
+    let r = officer.post(
+        "/v1/roles",
+        json!({ "name": "sneaky", "permissions": ["secrets.read"] }),
+    );
+    refused(&r, 403, "access.escalation");
+    let r = officer.post(
+        "/v1/roles",
+        json!({ "name": "auditor", "permissions": ["audit.read"] }),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    // Only an administrator may disable or delete an administrator.
+    user(&admin, "ada");
+    grant(&admin, "ada", "admin", "*");
+    refused(
+        &officer.post_empty("/v1/users/ada/disable"),
+        403,
+        "access.admin_target",
+    );
+    refused(&officer.delete("/v1/users/ada"), 403, "access.admin_target");
+    assert_eq!(admin.post_empty("/v1/users/ada/disable").status, 200);
+    let audit = admin.get("/v1/audit?action=role.create").text;
+    assert!(audit.contains("access.escalation"), "{audit}");
+}

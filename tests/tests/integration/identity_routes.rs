@@ -152,8 +152,8 @@ fn every_route_has_a_declared_action_an_allow_and_a_deny_case() {
             "/v1/sys/metrics",
             "/v1/sys/metrics",
             e.clone(),
-            Anon,
-            None,
+            Root,
+            Some(Anon),
         ),
         case(
             "GET",
@@ -339,6 +339,14 @@ fn every_route_has_a_declared_action_an_allow_and_a_deny_case() {
             e.clone(),
             Carol,
             Some(Nobody),
+        ),
+        case(
+            "DELETE",
+            "/v1/emergency/{id}",
+            "/v1/emergency/e-nope",
+            e.clone(),
+            Root,
+            Some(Anon),
         ),
         case(
             "GET",

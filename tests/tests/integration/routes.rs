@@ -5,14 +5,13 @@
 use serde_json::Value;
 use vault_tests::{Client, Server};
 
-const OPEN: [&str; 6] = [
+const OPEN: [&str; 5] = [
     "/v1/sys/health",
     "/v1/sys/seal-status",
     "/v1/sys/init",
     "/v1/sys/unseal",
     // Authenticated by the unseal key material, not a token.
     "/v1/sys/generate-root",
-    "/v1/sys/metrics",
 ];
 
 fn routes(doc: &Value) -> Vec<(String, String)> {
@@ -118,4 +117,32 @@ fn request_ids_are_echoed_and_headers_safe() {
     let r = s.client().get("/v1/projects");
     assert_eq!(r.status, 200);
     assert!(r.request_id.as_deref().is_some_and(|id| id.len() >= 16));
+}
+
+#[test]
+fn metrics_need_a_permission_unless_configured_open() {
+    let s = Server::dev();
+    let r = s.anonymous().get("/v1/sys/metrics");
+    assert_eq!((r.status, r.code()), (401, "auth.required"), "{r:?}");
+    // A scraper gets a token of the `monitoring` role's one action.
+    let t = s.client().post(
+        "/v1/tokens",
+        serde_json::json!({"name": "prometheus", "scopes": ["*"], "actions": ["metrics.read"], "ttl_secs": 3600}),
+    );
+    assert_eq!(t.status, 201, "{t:?}");
+    let scraper = s.anonymous().with_token(t.json["token"].as_str());
+    let m = scraper.get("/v1/sys/metrics");
+    assert_eq!(m.status, 200, "{m:?}");
+    assert!(m.text.contains("vault_sealed"));
+    assert_eq!(
+        scraper.get("/v1/projects").json["projects"],
+        serde_json::json!([])
+    );
+    let open = Server::dev_with(vault_tests::Options {
+        env: vec![(
+            "VAULT_TELEMETRY_UNAUTHENTICATED_METRICS".into(),
+            "true".into(),
+        )],
+    });
+    assert_eq!(open.anonymous().get("/v1/sys/metrics").status, 200);
 }

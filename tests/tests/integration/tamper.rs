@@ -85,3 +85,102 @@ fn flipped_and_moved_ciphertexts_are_integrity_errors() {
     );
     assert!(s.log().contains("CRITICAL"));
 }
+
+#[test]
+fn a_flipped_bit_in_a_wrapped_kek_is_an_integrity_error() {
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("k", "dev");
+    c.write("k", "dev", "A", "alpha");
+    let db = rusqlite::Connection::open(s.db_path()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let mut wrapped: Vec<u8> = db
+        .query_row("SELECT wrapped FROM keks LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let mid = wrapped.len() / 2;
+    wrapped[mid] ^= 0x01;
+    db.execute("UPDATE keks SET wrapped = ?1", [wrapped])
+        .unwrap();
+    // Seal and unseal so the key ring is read again from the database.
+    assert_eq!(c.post_empty("/v1/sys/seal").status, 200);
+    let key = std::fs::read_to_string(s.data_dir.join("unseal.key")).unwrap();
+    let st = s
+        .anonymous()
+        .post("/v1/sys/unseal", serde_json::json!({ "key": key.trim() }));
+    assert_eq!(st.json["sealed"], false, "{st:?}");
+    let r = c.read("k", "dev", "A");
+    assert_eq!(
+        (r.status, r.code()),
+        (500, "secret.integrity_error"),
+        "{r:?}"
+    );
+    assert!(!r.text.contains("alpha"));
+    let audit = c.get("/v1/audit?action=keys.integrity_failure").text;
+    assert!(audit.contains("critical"), "{audit}");
+    let m = c.get("/v1/sys/metrics").text;
+    assert!(!m.contains("vault_integrity_failures_total 0"), "{m}");
+}
+
+#[test]
+fn a_database_with_damaged_pages_is_refused_at_start() {
+    let mut s = Server::dev();
+    let c = s.client();
+    c.setup("q", "dev");
+    for i in 0..50 {
+        c.write("q", "dev", &format!("K{i}"), &"v".repeat(200));
+    }
+    let dir = s.data_dir.clone();
+    let tmp = s.take_tmp();
+    assert!(s.stop());
+    let db = dir.join("vault.db");
+    // Move everything from the WAL into the database file first.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let mut bytes = std::fs::read(&db).unwrap();
+    let pages = bytes.len() / 4096;
+    assert!(pages > 4, "{pages} pages");
+    // Scribble over the middle of every page after the first two.
+    for p in 2..pages {
+        let at = p * 4096 + 1000;
+        bytes[at..at + 500].fill(0xA5);
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let out = std::process::Command::new(vault_tests::server_bin())
+        .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("quick_check") || err.contains("damaged"),
+        "{err}"
+    );
+    assert!(err.contains("backup"), "{err}");
+    drop(tmp);
+}
+
+#[test]
+fn deleting_a_project_leaves_no_copy_of_its_keys_on_disk() {
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("gone", "dev");
+    c.write("gone", "dev", "A", "alpha");
+    let db = rusqlite::Connection::open(s.db_path()).unwrap();
+    let wrapped: Vec<u8> = db
+        .query_row(
+            "SELECT k.wrapped FROM keks k JOIN projects p ON p.id = k.project_id WHERE p.name = 'gone'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(db);
+    let contains = |hay: &[u8]| hay.windows(wrapped.len()).any(|w| w == wrapped.as_slice());
+    assert_eq!(c.delete("/v1/projects/gone").status, 204);
+    for f in ["vault.db", "vault.db-wal"] {
+        let bytes = std::fs::read(s.data_dir.join(f)).unwrap_or_default();
+        assert!(!contains(&bytes), "the wrapped KEK is still in {f}");
+    }
+}

@@ -47,6 +47,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/tokens/{id}"),
     ("GET", "/v1/emergency"),
     ("POST", "/v1/emergency"),
+    ("DELETE", "/v1/emergency/{id}"),
     ("POST", "/v1/sys/danger-test-clock"),
 ];
 
@@ -223,7 +224,7 @@ pub const OPS: &[super::openapi::Op] = &[
     (
         "DELETE",
         "/v1/tokens/{id}",
-        "Revoke a service token (own, or sessions.manage)",
+        "Revoke a service token (own, or sessions.manage) or a root token (root, or sessions.manage)",
         None,
         None,
         204,
@@ -243,6 +244,14 @@ pub const OPS: &[super::openapi::Op] = &[
         Some("OpenEmergency"),
         Some("EmergencyGrant"),
         201,
+    ),
+    (
+        "DELETE",
+        "/v1/emergency/{id}",
+        "End an emergency grant early (its holder, or users.manage)",
+        None,
+        None,
+        204,
     ),
     (
         "POST",
@@ -444,6 +453,7 @@ pub fn router() -> Router<Vault> {
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}", delete(revoke_token))
         .route("/v1/emergency", get(list_emergency).post(open_emergency))
+        .route("/v1/emergency/{id}", delete(end_emergency))
         .route("/v1/sys/danger-test-clock", post(advance_test_clock))
 }
 
@@ -706,6 +716,18 @@ pub async fn open_emergency(
     v.open_emergency(&ctx, req)
         .await
         .map(|g| (StatusCode::CREATED, Json(g)))
+        .api(&ctx)
+}
+
+/// `DELETE /v1/emergency/{id}`.
+pub async fn end_emergency(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    v.end_emergency(&ctx, &id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
         .api(&ctx)
 }
 

@@ -20,7 +20,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, &str)] = &[
     ("POST", "/v1/sys/seal", "sys.seal"),
     ("POST", "/v1/sys/generate-root", OPEN),
     ("POST", "/v1/sys/rotate-root", "sys.rotate_root"),
-    ("GET", "/v1/sys/metrics", OPEN),
+    ("GET", "/v1/sys/metrics", "sys.metrics"),
     ("GET", "/v1/openapi.json", OPEN),
     ("GET", "/v1/projects", "project.list"),
     ("POST", "/v1/projects", "project.create"),
@@ -124,6 +124,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, &str)] = &[
     ("DELETE", "/v1/tokens/{id}", "self"),
     ("GET", "/v1/emergency", "audit.read"),
     ("POST", "/v1/emergency", "emergency.open"),
+    ("DELETE", "/v1/emergency/{id}", "self"),
     ("POST", "/v1/sys/danger-test-clock", "sys.danger_test_clock"),
 ];
 
@@ -148,6 +149,7 @@ pub const ACTIONS: &[Action] = &[
     Action::EmergencyOpen,
     Action::SelfService,
     Action::SysTestClock,
+    Action::MetricsRead,
 ];
 
 /// The declared action of a route.

@@ -86,8 +86,12 @@ pub async fn rotate_root(
     v.rotate_root(&ctx).await.map(Json).api(&ctx)
 }
 
-/// `GET /v1/sys/metrics` (Prometheus text).
-pub async fn metrics(State(v): State<Vault>) -> Response {
+/// `GET /v1/sys/metrics` (Prometheus text): needs `metrics.read` unless
+/// `telemetry.unauthenticated_metrics` is set.
+pub async fn metrics(State(v): State<Vault>, Caller(ctx): Caller) -> Response {
+    if let Err(e) = v.may_read_metrics(&ctx).await {
+        return ApiError::new(e, &ctx.request_id).into_response();
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         v.metrics().render(),

@@ -136,6 +136,8 @@ pub enum Action {
     SelfService,
     /// Advance the dev-mode test clock.
     SysTestClock,
+    /// Read the Prometheus metrics.
+    MetricsRead,
 }
 
 impl Action {
@@ -161,6 +163,7 @@ impl Action {
             Action::EmergencyOpen => "emergency.open",
             Action::SelfService => "self",
             Action::SysTestClock => "sys.danger_test_clock",
+            Action::MetricsRead => "sys.metrics",
         }
     }
 
@@ -180,6 +183,7 @@ impl Action {
             Action::UsersManage => Permission::UsersManage,
             Action::SessionsManage => Permission::SessionsManage,
             Action::EmergencyOpen => Permission::EmergencyAccess,
+            Action::MetricsRead => Permission::MetricsRead,
             Action::ProjectList | Action::SelfService => return None,
         })
     }

@@ -10,37 +10,50 @@ use std::path::PathBuf;
 
 use vault_core::api::{AuditPage, AuditPublicKey, AuditVerifyReport};
 use vault_core::audit::{
-    AuditRecord, AuditVerifyingKey, ChainHash, ChainHead, ChainItem, Checkpoint, ExportFile,
-    ExportHeader, OmittedRecord, Outcome, VerifyReport, export_csv, export_jsonl, parse_export,
-    verify, verify_archive, verify_items,
+    AuditRecord, AuditSigningKey, AuditVerifyingKey, ChainHash, ChainHead, ChainItem, Checkpoint,
+    ExportFile, ExportHeader, OmittedRecord, Outcome, VerifyReport, export_csv, export_jsonl,
+    parse_export, verify, verify_archive, verify_items,
 };
 use vault_core::clock::Timestamp;
 
 use super::lifecycle::AUDIT_PUBLIC_LABEL;
 use super::{Action, Ctx, Error, Result, Vault};
-use crate::store::{ArchiveRow, AuditFilter, SIGNED_HEAD_LABEL};
+use crate::store::{ArchiveRow, AuditFilter, HEAD_MAC_LABEL};
 
-/// Signs the head of each commit batch with the unsealed audit key (see
-/// [`crate::store::HeadSigner`]). Holds the unsealed state: removed at seal.
-pub(crate) struct UnsealedSigner {
-    pub(crate) unsealed: std::sync::Arc<super::Unsealed>,
-    pub(crate) clock: std::sync::Arc<dyn vault_core::clock::Clock>,
+/// MACs the head of each commit batch (see [`crate::store::HeadSealer`])
+/// with a key derived from the unsealed audit key; removed at seal.
+pub(crate) struct UnsealedSealer {
+    pub(crate) key: vault_core::audit::HeadMacKey,
 }
 
-impl crate::store::HeadSigner for UnsealedSigner {
-    fn sign(&self, head: &ChainHead) -> String {
-        let cp = self
-            .unsealed
-            .audit_key
-            .sign_checkpoint(head, self.clock.now());
+impl crate::store::HeadSealer for UnsealedSealer {
+    fn seal(&self, head: &ChainHead) -> String {
         // A struct of strings and integers always serializes.
-        serde_json::to_string(&cp).unwrap_or_default()
+        serde_json::to_string(&self.key.seal(head)).unwrap_or_default()
     }
 }
 
-/// Parses the stored signed head, if any.
-fn signed_head(raw: Option<Vec<u8>>) -> Option<Checkpoint> {
-    raw.and_then(|b| serde_json::from_slice(&b).ok())
+/// The stored head, checked against its MAC and, if right, signed now as a
+/// checkpoint (the server has just verified it), so the ordinary checkpoint
+/// logic catches records removed or rewritten up to it. `Err(problem)` when
+/// the MAC does not verify.
+fn mac_head(
+    raw: Option<Vec<u8>>,
+    key: &AuditSigningKey,
+    now: Timestamp,
+) -> std::result::Result<Option<Checkpoint>, String> {
+    let Some(raw) = raw else { return Ok(None) };
+    let opened = serde_json::from_slice::<vault_core::audit::MacHead>(&raw)
+        .ok()
+        .and_then(|m| key.head_mac_key().open(&m));
+    match opened {
+        Some(head) => Ok(Some(key.sign_checkpoint(&head, now))),
+        None => Err(
+            "the stored audit head does not match its MAC: it was altered, \
+                     or written without this vault's key"
+                .into(),
+        ),
+    }
 }
 
 /// Export formats.
@@ -135,7 +148,7 @@ impl Vault {
                         r.audit_records(&range)?,
                         r.audit_checkpoints()?,
                         r.audit_head()?,
-                        r.system_value(SIGNED_HEAD_LABEL)?,
+                        r.system_value(HEAD_MAC_LABEL)?,
                     ))
                 })
                 .await?;
@@ -152,9 +165,13 @@ impl Vault {
             let last = records.last().map_or(start.seq, |r| r.seq);
             let last_head = records.last().map(ChainHead::after).transpose();
             let last_head = last_head.map_err(|_| Error::internal("stored hash is not hex"))?;
+            let u = self.unsealed()?;
+            // A head whose MAC fails is left out: the export's verification
+            // then shows what is not covered.
+            let head_cp = mac_head(head_raw, &u.audit_key, self.clock().now()).unwrap_or(None);
             let mut checkpoints: Vec<Checkpoint> = parse_checkpoints(cps)?
                 .into_iter()
-                .chain(signed_head(head_raw))
+                .chain(head_cp)
                 .filter(|c| c.seq >= start.seq && c.seq <= last)
                 .collect();
             let filtered =
@@ -186,7 +203,6 @@ impl Vault {
             if let Some(end) = last_head
                 && !checkpoints.iter().any(|c| c.seq == end.seq)
             {
-                let u = self.unsealed()?;
                 let key = u.audit_key.verifying_key();
                 if verify_items(&items, &checkpoints, Some(&key), &start).is_ok() {
                     checkpoints.push(u.audit_key.sign_checkpoint(&end, self.clock().now()));
@@ -231,16 +247,21 @@ impl Vault {
         AuditVerifyingKey::from_bytes(&raw).map_err(Error::internal)
     }
 
-    /// `GET /v1/audit/head`: the head signed with the last commit (signed
-    /// now if there is none yet). Saved by an auditor, it lets a later
-    /// verification catch a trail cut back past it, even by someone holding
-    /// the signing key.
+    /// `GET /v1/audit/head`: the current head, signed now, after the records
+    /// since the last checkpoint verified. Saved by an auditor, it lets a
+    /// later verification catch a trail cut back past it, even by someone
+    /// holding the signing key.
     pub async fn audit_signed_head(&self, ctx: &Ctx) -> Result<Checkpoint> {
         self.audited(ctx, Action::AuditRead, "audit/head", |_| async {
-            let (raw, head) = self
-                .store()
-                .read(|r| Ok((r.system_value(SIGNED_HEAD_LABEL)?, r.audit_head()?)))
-                .await?;
+            let u = self.unsealed()?;
+            if let Some(problem) = self.audit_tail_problem(&u.audit_key).await? {
+                return Err(Error::new(
+                    super::Kind::Integrity,
+                    "audit.chain_broken",
+                    format!("the audit trail is broken ({problem}); no head was signed"),
+                ));
+            }
+            let head = self.store().read(|r| r.audit_head()).await?;
             let head = match head {
                 Some((seq, h)) => ChainHead::new(
                     seq,
@@ -248,13 +269,7 @@ impl Vault {
                 ),
                 None => ChainHead::genesis(),
             };
-            match signed_head(raw).filter(|c| c.seq == head.seq) {
-                Some(cp) => Ok(cp),
-                None => Ok(self
-                    .unsealed()?
-                    .audit_key
-                    .sign_checkpoint(&head, self.clock().now())),
-            }
+            Ok(u.audit_key.sign_checkpoint(&head, self.clock().now()))
         })
         .await
     }
@@ -270,7 +285,10 @@ impl Vault {
         against: Option<ChainHead>,
     ) -> Result<AuditVerifyReport> {
         self.audited(ctx, Action::AuditRead, "audit/verify", |_| async {
-            let key = self.verifying_key().await?;
+            let u = self.unsealed()?;
+            // The server's own key: a public key replaced in the database
+            // must not make forged checkpoints verify.
+            let key = u.audit_key.verifying_key();
             let (records, cps, archives, head_raw) = self
                 .store()
                 .read(|r| {
@@ -278,14 +296,20 @@ impl Vault {
                         r.audit_records(&AuditFilter::default())?,
                         r.audit_checkpoints()?,
                         r.audit_archives()?,
-                        r.system_value(SIGNED_HEAD_LABEL)?,
+                        r.system_value(HEAD_MAC_LABEL)?,
                     ))
                 })
                 .await?;
             let mut checkpoints = parse_checkpoints(cps)?;
-            // The head signed with the last commit: removing records from the
+            // The head MACed with the last commit: removing records from the
             // end, or rewriting any, no longer goes unnoticed.
-            checkpoints.extend(signed_head(head_raw));
+            let head_problem = match mac_head(head_raw, &u.audit_key, self.clock().now()) {
+                Ok(h) => {
+                    checkpoints.extend(h);
+                    None
+                }
+                Err(problem) => Some(problem),
+            };
             let dir = self.settings().data_dir.join(ARCHIVE_DIR);
             let segments = tokio::task::spawn_blocking(move || {
                 archives
@@ -321,6 +345,10 @@ impl Vault {
                 out.problem = archived
                     .first_problem()
                     .map(|p| format!("archive, seq {}: {p}", p.seq));
+            }
+            if let Some(problem) = head_problem {
+                out.ok = false;
+                out.problem = Some(problem);
             }
             if let Some(saved) = against
                 && out.ok
@@ -369,13 +397,10 @@ impl Vault {
     /// deleted (at the end or in between), edited, reordered, or a head the
     /// key never signed. History checkpoints are signed only over a chain
     /// that passed this check, so each one is a verified anchor.
-    pub(crate) async fn audit_tail_problem(
-        &self,
-        key: &AuditVerifyingKey,
-    ) -> Result<Option<String>> {
+    pub(crate) async fn audit_tail_problem(&self, key: &AuditSigningKey) -> Result<Option<String>> {
         let (head_raw, cps) = self
             .store()
-            .read(|r| Ok((r.system_value(SIGNED_HEAD_LABEL)?, r.audit_checkpoints()?)))
+            .read(|r| Ok((r.system_value(HEAD_MAC_LABEL)?, r.audit_checkpoints()?)))
             .await?;
         let mut checkpoints = parse_checkpoints(cps)?;
         let anchor = checkpoints.last().cloned();
@@ -398,14 +423,15 @@ impl Vault {
                 a.seq
             )));
         }
-        if let Some(h) = signed_head(head_raw) {
-            checkpoints.push(h);
+        match mac_head(head_raw, key, self.clock().now()) {
+            Ok(h) => checkpoints.extend(h),
+            Err(problem) => return Ok(Some(problem)),
         }
         // Only the anchor and what follows it: older ones cover older records.
         let from = anchor.map_or(0, |a| a.seq);
         checkpoints.retain(|c| c.seq >= from);
         let start = start_of(&records)?.unwrap_or_else(ChainHead::genesis);
-        let report = verify(&records, &checkpoints, Some(key), &start);
+        let report = verify(&records, &checkpoints, Some(&key.verifying_key()), &start);
         Ok(report
             .first_problem()
             .map(|p| format!("seq {}: {p}", p.seq)))
@@ -429,10 +455,7 @@ impl Vault {
         }
         let hash = ChainHash::from_hex(&hash).map_err(|_| Error::internal("bad head hash"))?;
         // Never sign whatever head is found: only a chain that verifies.
-        if let Some(problem) = self
-            .audit_tail_problem(&u.audit_key.verifying_key())
-            .await?
-        {
+        if let Some(problem) = self.audit_tail_problem(&u.audit_key).await? {
             tracing::error!(%problem, "CRITICAL: audit chain broken; checkpoint not signed");
             return Err(Error::new(
                 super::Kind::Integrity,

@@ -124,6 +124,27 @@ fn holds_on(p: &Principal, perm: Permission, scope: &Scope) -> bool {
     p.grants().is_none_or(|g| auth::grants_hold(g, perm, scope))
 }
 
+/// Whether `p` is an administrator: a root token, or a holder of the
+/// built-in `admin` role.
+fn is_admin(p: &Principal) -> bool {
+    p.grants()
+        .is_none_or(|g| g.iter().any(|g| g.role.name == "admin"))
+}
+
+/// Refuses (inside the writer's transaction, so the check and the change
+/// are one) to let a non-administrator disable, enable, delete or offboard
+/// an administrator.
+fn guard_admin_target(w: &dyn Writer, caller_is_admin: bool, user_id: &str) -> Result<()> {
+    if !caller_is_admin && w.bindings(Some(user_id))?.iter().any(|b| b.role == "admin") {
+        return Err(Error::new(
+            Kind::Forbidden,
+            "access.admin_target",
+            "only an administrator may disable, delete or offboard an administrator",
+        ));
+    }
+    Ok(())
+}
+
 /// User input shown in an audit resource before it is validated: escaped
 /// and cut short.
 fn shown(s: &str) -> String {
@@ -710,6 +731,7 @@ impl Vault {
             "user.disable"
         };
         let n = name.to_string();
+        let admin = is_admin(&p);
         self.write_as(
             ctx,
             Some(&p),
@@ -718,6 +740,7 @@ impl Vault {
             None,
             move |w| {
                 let mut u = w.user_by_name(&n)?.ok_or_else(|| user_not_found(&n))?;
+                guard_admin_target(w, admin, &u.id)?;
                 u.disabled_at = if enabled { None } else { Some(now) };
                 w.set_user_disabled(&u.id, u.disabled_at)?;
                 if !enabled {
@@ -738,6 +761,7 @@ impl Vault {
         let name = username(name)?;
         let now = self.clock().now();
         let n = name.to_string();
+        let admin = is_admin(&p);
         self.write_as(
             ctx,
             Some(&p),
@@ -746,6 +770,7 @@ impl Vault {
             None,
             move |w| {
                 let u = w.user_by_name(&n)?.ok_or_else(|| user_not_found(&n))?;
+                guard_admin_target(w, admin, &u.id)?;
                 w.revoke_sessions(Some(&u.id), now)?;
                 w.revoke_service_tokens_of(&u.id, now)?;
                 w.delete_user(&u.id)?;
@@ -774,9 +799,11 @@ impl Vault {
             ));
         }
         let n = name.to_string();
+        let admin = is_admin(&p);
         let (user, sessions, tokens, bindings) = self
             .write_as(ctx, Some(&p), "user.offboard", &resource, None, move |w| {
                 let mut u = w.user_by_name(&n)?.ok_or_else(|| user_not_found(&n))?;
+                guard_admin_target(w, admin, &u.id)?;
                 if u.disabled_at.is_none() {
                     u.disabled_at = Some(now);
                     w.set_user_disabled(&u.id, Some(now))?;
@@ -896,6 +923,30 @@ impl Vault {
                 "role.invalid_permission",
                 "a role needs at least one action",
             ));
+        }
+        // No escalation through custom roles: the creator must hold every
+        // permission it puts in a role, everywhere (bindings later narrow
+        // the scope; they are checked again then).
+        let everywhere = scope("*")?;
+        if let Some(missing) = perms.iter().find(|perm| !holds_on(&p, **perm, &everywhere)) {
+            let err = Error::new(
+                Kind::Forbidden,
+                "access.escalation",
+                format!(
+                    "you cannot create a role with {}: you do not hold it on every scope",
+                    missing.as_str()
+                ),
+            );
+            let entry = self.entry(
+                ctx,
+                Some(&p),
+                "role.create",
+                &resource,
+                Outcome::Denied,
+                Some(err.code.to_owned()),
+            );
+            self.audit(ctx, entry).await?;
+            return Err(err);
         }
         if req.session_absolute_secs.is_some_and(|v| v <= 0)
             || req.session_idle_secs.is_some_and(|v| v <= 0)
@@ -1228,7 +1279,8 @@ impl Vault {
     // ---- service tokens -------------------------------------------------
 
     /// `POST /v1/tokens`: a scoped, expiring service token, shown once. It
-    /// can never carry more than its creator holds, nor global rights.
+    /// can never carry more than its creator holds, nor global rights other
+    /// than `metrics.read` (a scraper's token).
     pub async fn create_token(
         &self,
         ctx: &Ctx,
@@ -1247,11 +1299,14 @@ impl Vault {
         if perms.is_empty()
             || perms
                 .iter()
-                .any(|p| p.is_global() || *p == Permission::ProjectsManage)
+                .any(|p| {
+                    (p.is_global() && *p != Permission::MetricsRead)
+                        || *p == Permission::ProjectsManage
+                })
         {
             return Err(Error::bad(
                 "token.invalid_action",
-                "service tokens carry only read, list, write, delete",
+                "service tokens carry only read, list, write, delete, and metrics.read",
             ));
         }
         let ttl = req.ttl_secs.unwrap_or(TOKEN_DEFAULT_TTL_SECS);
@@ -1502,6 +1557,47 @@ impl Vault {
                     expires_at: row.expires_at,
                     active: true,
                 })
+            },
+        )
+        .await
+    }
+
+    /// `DELETE /v1/emergency/{id}`: ends a grant early, by its holder or by
+    /// an administrator of users (`users.manage`); audited as critical.
+    pub async fn end_emergency(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let resource = format!("emergency/{}", shown(id));
+        let p = self.authorize(ctx, Action::SelfService, &resource).await?;
+        let id2 = id.to_owned();
+        let grant = self
+            .store()
+            .read(move |r| Ok(r.emergency_grants(None)?.into_iter().find(|g| g.id == id2)))
+            .await?;
+        let holder = matches!((&p, &grant), (Principal::User { user_id, .. }, Some(g)) if *user_id == g.user_id);
+        if !holder && !p.can(Permission::UsersManage, &Resource::Global) {
+            return Err(self.refuse(ctx, &p, "emergency.end", &resource).await);
+        }
+        let Some(g) = grant else {
+            return Err(Error::not_found(
+                "emergency.not_found",
+                "no such emergency grant",
+            ));
+        };
+        let now = self.clock().now();
+        tracing::warn!(grant = %g.id, "CRITICAL: emergency access ended early");
+        self.write_as(
+            ctx,
+            Some(&p),
+            "emergency.end",
+            &resource,
+            Some("severity=critical ended early".into()),
+            move |w| {
+                if !w.end_emergency(&g.id, now)? {
+                    return Err(Error::conflict(
+                        "emergency.not_active",
+                        "the grant has already ended",
+                    ));
+                }
+                Ok(())
             },
         )
         .await

@@ -37,11 +37,12 @@ pub fn ring_from_rows(root: &RootKey, project: &ProjectName, rows: &[KekRow]) ->
     let mut active = None;
     for row in rows {
         let Some(bytes) = &row.wrapped else { continue };
-        let wrapped = WrappedKek::from_bytes(bytes.clone())
-            .map_err(|e| Error::internal(format!("stored KEK malformed: {e}")))?;
-        let kek = root
-            .unwrap_kek(project, row.version, &wrapped)
-            .map_err(|e| Error::internal(format!("KEK {project}/{} unwrap: {e}", row.version)))?;
+        // A damaged wrapped KEK is an integrity failure like a damaged value,
+        // not an internal error.
+        let kek = WrappedKek::from_bytes(bytes.clone())
+            .ok()
+            .and_then(|wrapped| root.unwrap_kek(project, row.version, &wrapped).ok())
+            .ok_or_else(Error::integrity)?;
         ring.insert(kek).map_err(Error::internal)?;
         if row.state == "active" {
             active = Some(row.version);
@@ -121,7 +122,26 @@ impl Vault {
             .ok_or_else(|| {
                 Error::not_found("project.not_found", format!("no project {project}"))
             })?;
-        let ring = Arc::new(ring_from_rows(&u.root, project, &rows)?);
+        let ring = match ring_from_rows(&u.root, project, &rows) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                if e.kind == super::Kind::Integrity {
+                    self.metrics().integrity_failures.inc();
+                    tracing::error!(%project, "CRITICAL: a stored wrapped KEK failed authentication");
+                    let ctx = Ctx::system("keys");
+                    let entry = self.entry(
+                        &ctx,
+                        None,
+                        "keys.integrity_failure",
+                        &format!("keys/{project}"),
+                        vault_core::audit::Outcome::Error,
+                        Some("critical: a stored wrapped KEK failed authentication".into()),
+                    );
+                    self.audit(&ctx, entry).await?;
+                }
+                return Err(e);
+            }
+        };
         u.rings
             .lock()
             .map_err(|_| Error::internal("poisoned"))?

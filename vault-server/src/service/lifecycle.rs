@@ -514,7 +514,7 @@ impl Vault {
         let audit_key = AuditSigningKey::from_seed_bytes(audit_bytes.expose_secret())
             .map_err(|e| Error::internal(format!("audit signing key: {e}")))?;
         // Never sign over a trail cut or rewritten while the keys were away.
-        let broken = self.audit_tail_problem(&audit_key.verifying_key()).await?;
+        let broken = self.audit_tail_problem(&audit_key).await?;
         if let Some(problem) = &broken {
             tracing::error!(%problem, "CRITICAL: the audit chain is broken since its last signed head");
             if !self.settings().danger_extend_broken_chain {
@@ -553,20 +553,14 @@ impl Vault {
         root: RootKey,
         audit_key: AuditSigningKey,
     ) -> Result<()> {
-        let unsealed = self.install_unsealed(unseal, root, audit_key)?;
-        self.store()
-            .0
-            .set_head_signer(Some(Arc::new(super::audit::UnsealedSigner {
-                unsealed,
-                clock: self.inner.clock.clone(),
-            })));
+        self.install_unsealed(unseal, root, audit_key)?;
         self.metrics().set_sealed(false);
         tracing::info!("vault unsealed");
         Ok(())
     }
 
-    /// Makes these keys the unsealed state; the KEK cache starts empty and
-    /// fills as projects are used.
+    /// Makes these keys the unsealed state (and the audit head signer's);
+    /// the KEK cache starts empty and fills as projects are used.
     fn install_unsealed(
         &self,
         unseal: UnsealKey,
@@ -585,6 +579,12 @@ impl Vault {
             rings: Default::default(),
         });
         *st = SealState::Unsealed(unsealed.clone());
+        // Replaced, not added: one sealer, of the current keys.
+        self.store()
+            .0
+            .set_head_sealer(Some(Arc::new(super::audit::UnsealedSealer {
+                key: unsealed.audit_key.head_mac_key(),
+            })));
         Ok(unsealed)
     }
 
@@ -615,7 +615,7 @@ impl Vault {
             .write()
             .map_err(|_| Error::internal("poisoned"))?;
         if matches!(*st, SealState::Unsealed(_)) {
-            self.store().0.set_head_signer(None);
+            self.store().0.set_head_sealer(None);
             *st = SealState::Sealed {
                 shares: Vec::new(),
                 manual,

@@ -124,6 +124,28 @@ impl Vault {
             })
             .await;
         self.forget_keys(name.as_str());
+        if res.is_ok() {
+            // The rows are overwritten (secure_delete); now the WAL's old
+            // copies of those pages go too.
+            let store = self.store().0.clone();
+            let purged = tokio::task::spawn_blocking(move || {
+                // Busy readers can hold the WAL for a moment: a few tries.
+                let mut last = Ok(());
+                for _ in 0..5 {
+                    last = store.purge_old_pages();
+                    if last.is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                last
+            })
+            .await
+            .map_err(Error::internal)?;
+            if let Err(e) = purged {
+                tracing::warn!(error = %e, "WAL truncation after a project delete failed");
+            }
+        }
         res
     }
 

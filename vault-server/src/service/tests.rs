@@ -17,7 +17,14 @@ use crate::store::{Storage, StoreHandle, sqlite};
 const DAY: i64 = 86_400;
 
 async fn vault(dir: &Path, clock: &ManualClock) -> (Vault, SecretText) {
-    let store = sqlite::open(&dir.join("vault.db"), 2, Synchronous::Normal, 64).unwrap();
+    let store = sqlite::open(
+        &dir.join("vault.db"),
+        2,
+        Synchronous::Normal,
+        64,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
     let storage: Arc<dyn Storage> = Arc::new(store);
     let mut cfg = Config::default();
     cfg.server.data_dir = dir.to_path_buf();
@@ -181,7 +188,14 @@ async fn ended_sessions_are_pruned_and_live_ones_kept() {
     use vault_core::api::identity::{CreateUser, LoginRequest};
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
-    let store = sqlite::open(&dir.path().join("vault.db"), 2, Synchronous::Normal, 64).unwrap();
+    let store = sqlite::open(
+        &dir.path().join("vault.db"),
+        2,
+        Synchronous::Normal,
+        64,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
     let mut cfg = Config::default();
     cfg.server.data_dir = dir.path().to_path_buf();
     cfg.unseal.key_file = Some(dir.path().join("unseal.key"));

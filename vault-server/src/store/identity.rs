@@ -243,6 +243,8 @@ pub trait IdentityWriter {
     ) -> Result<(), StoreError>;
     /// Stores an emergency grant.
     fn insert_emergency(&mut self, row: &EmergencyRow) -> Result<(), StoreError>;
+    /// Ends one open emergency grant; whether it was open.
+    fn end_emergency(&mut self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
     /// Ends every open emergency grant of a user.
     fn revoke_emergency_of(&mut self, user_id: &str, now: Timestamp) -> Result<u64, StoreError>;
 }

@@ -25,7 +25,9 @@ pub struct SqliteStore {
     jobs: Mutex<Option<mpsc::UnboundedSender<WriteJob>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     changes: Arc<AtomicU64>,
-    signer: writer::SignerSlot,
+    signer: writer::SealerSlot,
+    path: std::path::PathBuf,
+    sync: Synchronous,
 }
 
 /// Opens (creating if needed) the database, applies migrations, and starts
@@ -35,12 +37,14 @@ pub fn open(
     readers: usize,
     sync: Synchronous,
     max_batch: usize,
+    integrity_check: std::time::Duration,
 ) -> Result<SqliteStore, StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut conn = connect(path, sync)?;
-    migrate(&mut conn)?;
+    let mut conn = connect(path, sync).map_err(damaged)?;
+    quick_check(&conn, integrity_check).map_err(damaged)?;
+    migrate(&mut conn).map_err(damaged)?;
     // Dedicated reader threads, each owning a connection, take reads from
     // one queue: no thread per read, no growth of the blocking pool.
     let (read_tx, read_rx) = std::sync::mpsc::channel::<ReadWork>();
@@ -58,11 +62,13 @@ pub fn open(
     }
     let (tx, rx) = mpsc::unbounded_channel();
     let changes = Arc::new(AtomicU64::new(0));
-    let signer = writer::SignerSlot::default();
+    let signer = writer::SealerSlot::default();
     let handle = writer::spawn(conn, rx, max_batch, changes.clone(), signer.clone())?;
     Ok(SqliteStore {
         changes,
         signer,
+        path: path.to_path_buf(),
+        sync,
         reads: Mutex::new(Some(read_tx)),
         readers: Mutex::new(reader_threads),
         jobs: Mutex::new(Some(tx)),
@@ -84,6 +90,101 @@ fn reader_loop(conn: &Connection, rx: &Mutex<std::sync::mpsc::Receiver<ReadWork>
             tracing::error!("a read job panicked");
         }
     }
+}
+
+/// A corrupt-file error from SQLite, said as such (wherever it surfaces
+/// first: opening, the schema, the check, a migration).
+fn damaged(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Db(rusqlite::Error::SqliteFailure(f, m))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            StoreError::Corrupt(format!(
+                "the database file is damaged ({}); restore it from a backup",
+                m.unwrap_or_else(|| f.to_string())
+            ))
+        }
+        other => other,
+    }
+}
+
+/// `PRAGMA quick_check` at start, bounded by `budget` (zero: skipped): a
+/// database with corrupted pages is refused rather than served. When the
+/// check does not finish in time (a very large file), it is abandoned with a
+/// warning and the server starts.
+fn quick_check(conn: &Connection, budget: std::time::Duration) -> Result<(), StoreError> {
+    if budget.is_zero() {
+        return Ok(());
+    }
+    let interrupt = conn.get_interrupt_handle();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let timer = std::thread::spawn(move || {
+        if done_rx.recv_timeout(budget).is_err() {
+            interrupt.interrupt();
+        }
+    });
+    let started = std::time::Instant::now();
+    let result: rusqlite::Result<Vec<String>> = conn
+        .prepare("PRAGMA quick_check(20)")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect());
+    let _ = done_tx.send(());
+    let _ = timer.join();
+    match result {
+        Ok(lines) if lines.len() == 1 && lines[0] == "ok" => {
+            tracing::debug!(
+                ms = started.elapsed().as_millis(),
+                "database quick_check ok"
+            );
+            Ok(())
+        }
+        Ok(lines) => Err(StoreError::Corrupt(format!(
+            "PRAGMA quick_check found damage ({}); restore the database from a backup",
+            lines.join("; ")
+        ))),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
+            tracing::warn!(
+                secs = budget.as_secs(),
+                "database quick_check did not finish in time; started without it \
+                 (raise storage.integrity_check_secs, or run it offline)"
+            );
+            Ok(())
+        }
+        Err(rusqlite::Error::SqliteFailure(e, m))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            Err(StoreError::Corrupt(format!(
+                "the database is damaged ({}); restore it from a backup",
+                m.unwrap_or_else(|| e.to_string())
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checkpoints the WAL into the database file and truncates it to zero
+/// bytes, on a connection of its own (waiting up to its busy timeout for
+/// readers), so that pages overwritten by `secure_delete` (a deleted
+/// project's wrapped KEKs) leave no old copy in the WAL.
+fn truncate_wal(path: &Path, sync: Synchronous) -> Result<(), StoreError> {
+    let conn = connect(path, sync)?;
+    let (busy, _, _): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    if busy != 0 {
+        return Err(StoreError::Corrupt(
+            "the WAL checkpoint could not complete (busy); it will be retried".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn connect(path: &Path, sync: Synchronous) -> Result<Connection, StoreError> {
@@ -147,8 +248,12 @@ impl Storage for SqliteStore {
         self.changes.clone()
     }
 
-    fn set_head_signer(&self, signer: Option<Arc<dyn super::HeadSigner>>) {
+    fn set_head_sealer(&self, signer: Option<Arc<dyn super::HeadSealer>>) {
         self.signer.set(signer);
+    }
+
+    fn purge_old_pages(&self) -> Result<(), StoreError> {
+        truncate_wal(&self.path, self.sync)
     }
 
     fn close(&self) {

@@ -483,6 +483,15 @@ impl IdentityWriter for Sql<'_> {
         Ok(())
     }
 
+    fn end_emergency(&mut self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let n = self.0.execute(
+            "UPDATE emergency_grants SET revoked_at = ?2
+             WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+            params![id, now.as_millis()],
+        )?;
+        Ok(n > 0)
+    }
+
     fn revoke_emergency_of(&mut self, user_id: &str, now: Timestamp) -> Result<u64, StoreError> {
         let n = self.0.execute(
             "UPDATE emergency_grants SET revoked_at = ?2

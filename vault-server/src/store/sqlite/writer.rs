@@ -6,9 +6,8 @@
 //! a change never commits without its record), commits once, then answers
 //! every job. A job whose change or audit append fails is rolled back to its
 //! savepoint alone; the others still commit. A batch that appended records
-//! also stores a signed checkpoint of the new head in the same transaction
-//! (when a signer is installed), so no acknowledged record is ever outside a
-//! signature. After a commit that ran any change, the store's change count
+//! also stores the new head with its MAC in the same transaction (when a
+//! sealer is installed), so no acknowledged record is ever outside it. After a commit that ran any change, the store's change count
 //! is bumped before anyone is answered.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,22 +19,20 @@ use tokio::sync::mpsc;
 use vault_core::audit::{AuditRecord, ChainHash, ChainHead, Outcome};
 
 use super::queries::Sql;
-use crate::store::{
-    HeadSigner, JobOutcome, Reader, SIGNED_HEAD_LABEL, StoreError, WriteJob, Writer,
-};
+use crate::store::{HEAD_MAC_LABEL, HeadSealer, JobOutcome, Reader, StoreError, WriteJob, Writer};
 
-/// Where the service installs the head signer while unsealed.
+/// Where the service installs the head sealer while unsealed.
 #[derive(Clone, Default)]
-pub struct SignerSlot(Arc<RwLock<Option<Arc<dyn HeadSigner>>>>);
+pub struct SealerSlot(Arc<RwLock<Option<Arc<dyn HeadSealer>>>>);
 
-impl SignerSlot {
+impl SealerSlot {
     /// Installs or removes the signer.
-    pub fn set(&self, signer: Option<Arc<dyn HeadSigner>>) {
+    pub fn set(&self, signer: Option<Arc<dyn HeadSealer>>) {
         let mut g = self.0.write().unwrap_or_else(|p| p.into_inner());
         *g = signer;
     }
 
-    fn current(&self) -> Option<Arc<dyn HeadSigner>> {
+    fn current(&self) -> Option<Arc<dyn HeadSealer>> {
         self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
@@ -51,7 +48,7 @@ pub fn spawn(
     rx: mpsc::UnboundedReceiver<WriteJob>,
     max_batch: usize,
     changes: Arc<AtomicU64>,
-    signer: SignerSlot,
+    signer: SealerSlot,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let head = load_head(&conn)?;
     let handle = std::thread::Builder::new()
@@ -77,7 +74,7 @@ fn run(
     mut head: ChainHead,
     max_batch: usize,
     changes: &AtomicU64,
-    signer: &SignerSlot,
+    signer: &SealerSlot,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -122,7 +119,7 @@ fn run_batch(
     conn: &mut Connection,
     batch: &mut Vec<WriteJob>,
     head: &mut ChainHead,
-    signer: &SignerSlot,
+    signer: &SealerSlot,
 ) -> Result<Vec<Reply>, StoreError> {
     let start_seq = head.seq;
     let tx = conn.transaction()?;
@@ -187,8 +184,8 @@ fn run_batch(
     if head.seq != start_seq
         && let Some(s) = signer.current()
     {
-        // One Ed25519 signature per batch, committed with the records.
-        Sql(&tx).put_system_value(SIGNED_HEAD_LABEL, s.sign(head).as_bytes())?;
+        // One MAC per batch (about a microsecond), committed with the records.
+        Sql(&tx).put_system_value(HEAD_MAC_LABEL, s.seal(head).as_bytes())?;
     }
     tx.commit()?;
     replies.extend(pending);
