@@ -40,7 +40,7 @@ pub use self::export::{
 };
 pub use self::keys::{
     AuditKeyError, AuditSigningKey, AuditVerifyingKey, Checkpoint, CheckpointError, HeadMacKey,
-    MacHead,
+    MacHead, SecretHeadKey,
 };
 pub use self::verification::{
     Problem, ProblemKind, VerifyReport, verify, verify_archive, verify_items,

@@ -48,6 +48,8 @@ pub struct Unsealed {
     pub unseal: UnsealKey,
     /// The audit checkpoint signing key.
     pub audit_key: AuditSigningKey,
+    /// The key of the secret head MACs (derived from `audit_key`).
+    pub secret_heads: vault_core::audit::SecretHeadKey,
     /// Unwrapped KEKs per project, loaded on first use.
     pub rings: Mutex<HashMap<String, Arc<KeyRing>>>,
 }

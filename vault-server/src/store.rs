@@ -322,6 +322,23 @@ pub struct VersionRow {
     pub kind: String,
     /// For a rollback: the copied version.
     pub source_version: Option<u64>,
+    /// The secret's head MAC, when read as its current version.
+    pub head_mac: Option<Vec<u8>>,
+}
+
+/// A secret's names and current version, for its head MAC.
+#[derive(Debug, Clone)]
+pub struct SecretHead {
+    /// Secret row id.
+    pub id: i64,
+    /// Project name.
+    pub project: String,
+    /// Environment name.
+    pub environment: String,
+    /// Secret name.
+    pub name: String,
+    /// Current version.
+    pub version: u64,
 }
 
 /// A version to rewrap, with the names that make its context.
@@ -528,6 +545,11 @@ pub trait Writer: Reader + identity::IdentityWriter {
         version: u64,
         now: Timestamp,
     ) -> Result<(), StoreError>;
+    /// Stores the MAC of a secret's current version.
+    fn set_head_mac(&mut self, secret_id: i64, mac: &[u8]) -> Result<(), StoreError>;
+    /// Every live or trashed secret with its names and current version
+    /// (id, project, environment, name, version), for filling head MACs.
+    fn secret_heads(&self) -> Result<Vec<SecretHead>, StoreError>;
     /// Stores a version.
     fn insert_version(&mut self, project_id: i64, row: &VersionRow) -> Result<(), StoreError>;
     /// Moves a secret to the trash.

@@ -238,7 +238,8 @@ fn a_saved_head_catches_a_trail_cut_back_and_resigned() {
     // every signature and MAC left in the database is genuine.
     let db = rusqlite::Connection::open(dir.join("vault.db")).unwrap();
     assert!(m < saved_seq);
-    db.execute("DELETE FROM audit_log WHERE seq > ?1", [m]).unwrap();
+    db.execute("DELETE FROM audit_log WHERE seq > ?1", [m])
+        .unwrap();
     db.execute("DELETE FROM audit_checkpoints WHERE seq > ?1", [m])
         .unwrap();
     db.execute(

@@ -184,3 +184,70 @@ fn deleting_a_project_leaves_no_copy_of_its_keys_on_disk() {
         assert!(!contains(&bytes), "the wrapped KEK is still in {f}");
     }
 }
+
+#[test]
+fn an_older_version_put_back_as_current_is_an_integrity_error() {
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("r", "dev");
+    c.write("r", "dev", "DB_PASS", "old-password");
+    c.write("r", "dev", "DB_PASS", "new-password");
+    c.write("r", "dev", "OTHER", "fine");
+    assert_eq!(c.read("r", "dev", "DB_PASS").json["value"], "new-password");
+    // Offline (here: beside the server), the newest version row is deleted
+    // and the secret pointed back at version 1, a genuine ciphertext.
+    let db = rusqlite::Connection::open(s.db_path()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute_batch(
+        "DELETE FROM secret_versions WHERE version = 2 AND secret_id = (SELECT id FROM secrets WHERE name = 'DB_PASS');
+         UPDATE secrets SET current_version = 1 WHERE name = 'DB_PASS';",
+    )
+    .unwrap();
+    // A write commit empties the read cache, as any change would.
+    c.write("r", "dev", "OTHER", "still fine");
+    let r = c.read("r", "dev", "DB_PASS");
+    assert_eq!(
+        (r.status, r.code()),
+        (500, "secret.integrity_error"),
+        "{r:?}"
+    );
+    assert!(!r.text.contains("old-password"));
+    let b = c.get("/v1/projects/r/environments/dev/bundle");
+    assert_eq!(b.code(), "secret.integrity_error", "{b:?}");
+    // An explicit old version is still readable: it is genuine history.
+    let v1 = c.get("/v1/projects/r/environments/dev/secrets/DB_PASS?version=1");
+    assert_eq!(v1.json["value"], "old-password", "{v1:?}");
+    // A removed MAC is no way around it.
+    db.execute(
+        "UPDATE secrets SET head_mac = NULL WHERE name = 'OTHER'",
+        [],
+    )
+    .unwrap();
+    c.write("r", "dev", "THIRD", "x");
+    assert_eq!(c.read("r", "dev", "OTHER").code(), "secret.integrity_error");
+    let audit = c.get("/v1/audit?action=secret.integrity_failure").text;
+    assert!(audit.contains("not the one last written"), "{audit}");
+}
+
+#[test]
+fn secrets_written_before_head_macs_get_one_at_the_first_unseal() {
+    // A database from before head MACs: no MACs and no marker.
+    let mut s = Server::dev();
+    let c = s.client();
+    c.setup("u", "dev");
+    c.write("u", "dev", "A", "alpha");
+    let dir = s.data_dir.clone();
+    let tmp = s.take_tmp();
+    assert!(s.stop());
+    let db = rusqlite::Connection::open(dir.join("vault.db")).unwrap();
+    db.execute_batch(
+        "UPDATE secrets SET head_mac = NULL;
+         DELETE FROM system_values WHERE label = 'secret-head-macs';",
+    )
+    .unwrap();
+    drop(db);
+    let s = Server::dev_in(&dir, vault_tests::Options::default());
+    assert_eq!(s.client().read("u", "dev", "A").json["value"], "alpha");
+    drop(s);
+    drop(tmp);
+}

@@ -81,6 +81,16 @@ impl AuditSigningKey {
         ));
         HeadMacKey(key)
     }
+
+    /// The key of the secret head MACs, derived from this key's seed.
+    pub fn secret_head_key(&self) -> SecretHeadKey {
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(&hmac_sha256(
+            self.0.as_bytes(),
+            &[b"vault/v1/secret-head-mac-key"],
+        ));
+        SecretHeadKey(key)
+    }
 }
 
 /// HMAC-SHA256 of the concatenated `parts` under `key`.
@@ -132,6 +142,56 @@ impl HeadMacKey {
         let head = ChainHead::new(m.seq, hash);
         let tag = hex::decode(&m.tag).ok()?;
         bool::from(self.tag(&head).as_slice().ct_eq(&tag)).then_some(head)
+    }
+}
+
+/// The key that authenticates each secret's current version (HMAC-SHA256
+/// over project, environment, name and version, each length-prefixed), so
+/// that pointing a secret back at an older genuine version in the database
+/// is detected on read. Derived from the audit key's seed like
+/// [`HeadMacKey`], with its own label. Zeroized on drop.
+pub struct SecretHeadKey(Zeroizing<[u8; 32]>);
+
+impl SecretHeadKey {
+    /// The tag of "the current version of `project/environment/name` is `version`".
+    pub fn tag(&self, project: &str, environment: &str, name: &str, version: u64) -> [u8; 32] {
+        let len = |s: &str| u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes();
+        hmac_sha256(
+            self.0.as_slice(),
+            &[
+                b"vault/v1/secret-head\0",
+                &len(project),
+                project.as_bytes(),
+                &len(environment),
+                environment.as_bytes(),
+                &len(name),
+                name.as_bytes(),
+                &version.to_be_bytes(),
+            ],
+        )
+    }
+
+    /// Whether `stored` is the tag of that statement (constant-time compare).
+    pub fn verify(
+        &self,
+        project: &str,
+        environment: &str,
+        name: &str,
+        version: u64,
+        stored: &[u8],
+    ) -> bool {
+        use subtle::ConstantTimeEq as _;
+        bool::from(
+            self.tag(project, environment, name, version)
+                .as_slice()
+                .ct_eq(stored),
+        )
+    }
+}
+
+impl fmt::Debug for SecretHeadKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHeadKey([redacted])")
     }
 }
 

@@ -263,6 +263,7 @@ mod tests {
             created_by: "root".into(),
             kind: "write".into(),
             source_version: None,
+            head_mac: None,
         })
     }
 

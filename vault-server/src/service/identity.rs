@@ -1297,12 +1297,9 @@ impl Vault {
         let perms = parse_permissions(&req.actions)
             .map_err(|e| Error::bad("token.invalid_action", e.message))?;
         if perms.is_empty()
-            || perms
-                .iter()
-                .any(|p| {
-                    (p.is_global() && *p != Permission::MetricsRead)
-                        || *p == Permission::ProjectsManage
-                })
+            || perms.iter().any(|p| {
+                (p.is_global() && *p != Permission::MetricsRead) || *p == Permission::ProjectsManage
+            })
         {
             return Err(Error::bad(
                 "token.invalid_action",

@@ -29,6 +29,11 @@ pub const AUDIT_KEY_LABEL: &str = "audit-signing-key";
 /// Label of the published audit verifying key.
 pub const AUDIT_PUBLIC_LABEL: &str = "audit-public-key";
 
+/// Label of the marker that every secret's head MAC has been filled (set at
+/// init, or by the first unseal after the upgrade that added head MACs);
+/// from then on a missing MAC is an integrity failure.
+pub const SECRET_HEADS_LABEL: &str = "secret-head-macs";
+
 /// Label of the public commitments to the Shamir shares made at init.
 pub const SHARE_COMMITMENTS_LABEL: &str = "unseal-share-commitments";
 
@@ -215,6 +220,7 @@ impl Vault {
                 w.put_seal_config(&cfg)?;
                 w.put_system_secret(AUDIT_KEY_LABEL, &audit_wrapped)?;
                 w.put_system_value(AUDIT_PUBLIC_LABEL, &audit_public)?;
+                w.put_system_value(SECRET_HEADS_LABEL, b"v1")?;
                 if !commitments.is_empty() {
                     w.put_system_value(SHARE_COMMITMENTS_LABEL, &commitments)?;
                 }
@@ -479,6 +485,43 @@ impl Vault {
         parse_key_file(text.expose_secret()).map_err(|_| unseal_failed_for("key_file"))
     }
 
+    /// Once, after the upgrade that added secret head MACs: computes the MAC
+    /// of every existing secret's current version and sets the marker, in
+    /// one transaction.
+    async fn fill_secret_heads(&self) -> Result<()> {
+        let done = self
+            .store()
+            .read(|r| r.system_value(SECRET_HEADS_LABEL))
+            .await?
+            .is_some();
+        if done {
+            return Ok(());
+        }
+        let u = self.unsealed()?;
+        let ctx = Ctx::system("upgrade");
+        let entry = self.entry(
+            &ctx,
+            None,
+            "secret.head_macs",
+            "secrets",
+            Outcome::Success,
+            Some("filled the head MAC of every existing secret".into()),
+        );
+        self.store()
+            .write(Some(entry), move |w| -> Result<()> {
+                for h in w.secret_heads()? {
+                    let tag = u
+                        .secret_heads
+                        .tag(&h.project, &h.environment, &h.name, h.version);
+                    w.set_head_mac(h.id, &tag)?;
+                }
+                w.put_system_value(SECRET_HEADS_LABEL, b"v1")?;
+                Ok(())
+            })
+            .await??;
+        Ok(())
+    }
+
     /// At start: unseal from the configured key file if there is one.
     pub async fn auto_unseal(&self) -> Result<bool> {
         let Some(cfg) = self.store().read(|r| r.seal_config()).await? else {
@@ -530,6 +573,7 @@ impl Vault {
             }
         }
         self.finish_unseal(key, root, audit_key)?;
+        self.fill_secret_heads().await?;
         if let Some(problem) = broken {
             let entry = self.entry(
                 &Ctx::system("unseal"),
@@ -575,6 +619,7 @@ impl Vault {
         let unsealed = Arc::new(Unsealed {
             root,
             unseal,
+            secret_heads: audit_key.secret_head_key(),
             audit_key,
             rings: Default::default(),
         });

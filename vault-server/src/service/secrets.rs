@@ -239,15 +239,40 @@ impl Vault {
 
     /// Opens one stored version; an authentication failure becomes an
     /// integrity error plus a critical audit event, never a value.
+    /// Opens a stored version. When it is read as the secret's current
+    /// version (`current`), the head MAC must first vouch that it is the
+    /// current one, so an older genuine version put back as current in the
+    /// database is an integrity error, not an answer.
+    #[allow(clippy::too_many_arguments)]
     async fn open_version(
         &self,
         ctx: &Ctx,
+        u: &Unsealed,
         ring: &KeyRing,
         p: &ProjectName,
         e: &EnvName,
         n: &SecretName,
         row: &VersionRow,
+        current: bool,
     ) -> Result<SecretText> {
+        if current {
+            let vouched = row.head_mac.as_deref().is_some_and(|mac| {
+                u.secret_heads
+                    .verify(p.as_str(), e.as_str(), n.as_str(), row.version, mac)
+            });
+            if !vouched {
+                return Err(self
+                    .integrity_failure(
+                        ctx,
+                        p,
+                        e,
+                        n,
+                        row.version,
+                        "its current version is not the one last written",
+                    )
+                    .await);
+            }
+        }
         let sctx = SecretContext {
             project: p.clone(),
             environment: e.clone(),
@@ -261,31 +286,51 @@ impl Vault {
             .and_then(SecretText::from_utf8);
         match opened {
             Some(v) => Ok(v),
-            None => {
-                // The next read goes back to the database.
-                let resource = format!("{p}/{e}/{n}");
-                self.cache().forget(
-                    &version_key(&resource, Some(row.version)),
-                    &version_key(&resource, None),
-                    &format!("{p}/{e}/*"),
-                );
-                self.metrics().integrity_failures.inc();
-                tracing::error!(
-                    resource = %format!("{p}/{e}/{n}"),
-                    version = row.version,
-                    "CRITICAL: stored ciphertext failed authentication"
-                );
-                let entry = self.entry(
+            None => Err(self
+                .integrity_failure(
                     ctx,
-                    None,
-                    "secret.integrity_failure",
-                    &format!("{p}/{e}/{n}@{}", row.version),
-                    Outcome::Error,
-                    Some("critical: stored ciphertext failed authentication".into()),
-                );
-                self.audit(ctx, entry).await?;
-                Err(Error::integrity())
-            }
+                    p,
+                    e,
+                    n,
+                    row.version,
+                    "stored ciphertext failed authentication",
+                )
+                .await),
+        }
+    }
+
+    /// Reports a stored secret that failed an integrity check: forgets it in
+    /// the read cache, counts it, logs and audits it as critical; the error
+    /// to answer (or the audit failure, failing closed).
+    async fn integrity_failure(
+        &self,
+        ctx: &Ctx,
+        p: &ProjectName,
+        e: &EnvName,
+        n: &SecretName,
+        version: u64,
+        what: &str,
+    ) -> Error {
+        // The next read goes back to the database.
+        let resource = format!("{p}/{e}/{n}");
+        self.cache().forget(
+            &version_key(&resource, Some(version)),
+            &version_key(&resource, None),
+            &format!("{p}/{e}/*"),
+        );
+        self.metrics().integrity_failures.inc();
+        tracing::error!(resource = %resource, version, problem = what, "CRITICAL: secret integrity failure");
+        let entry = self.entry(
+            ctx,
+            None,
+            "secret.integrity_failure",
+            &format!("{resource}@{version}"),
+            Outcome::Error,
+            Some(format!("critical: {what}")),
+        );
+        match self.audit(ctx, entry).await {
+            Ok(()) => Error::integrity(),
+            Err(e) => e,
         }
     }
 
@@ -332,7 +377,9 @@ impl Vault {
             |_, row| async move {
                 let u = self.unsealed()?;
                 let ring = self.keyring(&u, p).await?;
-                let value = self.open_version(ctx, &ring, p, e, n, &row).await?;
+                let value = self
+                    .open_version(ctx, &u, &ring, p, e, n, &row, version.is_none())
+                    .await?;
                 self.metrics().secret_reads.inc();
                 Ok(SecretValue {
                     name: n.to_string(),
@@ -376,7 +423,9 @@ impl Vault {
                 for (name, row) in rows.iter() {
                     let n = SecretName::parse(name)
                         .map_err(|_| Error::internal("stored secret name invalid"))?;
-                    let v = self.open_version(ctx, &ring, p, e, &n, row).await?;
+                    let v = self
+                        .open_version(ctx, &u, &ring, p, e, &n, row, true)
+                        .await?;
                     secrets.insert(name.clone(), v);
                 }
                 self.metrics().secret_reads.inc();
@@ -447,7 +496,9 @@ impl Vault {
                         })())
                     })
                     .await??;
-                self.open_version(ctx, &ring, p, e, n, &row).await
+                // An explicit old version: genuine by its own AD, not "current".
+                self.open_version(ctx, &u, &ring, p, e, n, &row, false)
+                    .await
             })
             .await?;
         let nv = NewVersion {
@@ -728,6 +779,11 @@ fn write_in(
         }
         None => w.insert_secret(env.id, n.as_str(), version, now)?,
     };
+    w.set_head_mac(
+        secret_id,
+        &u.secret_heads
+            .tag(p.as_str(), e.as_str(), n.as_str(), version),
+    )?;
     w.insert_version(
         project.id,
         &VersionRow {
@@ -740,6 +796,7 @@ fn write_in(
             created_by: actor.to_owned(),
             kind: nv.kind.to_owned(),
             source_version: nv.source_version,
+            head_mac: None,
         },
     )?;
     w.add_wraps(project.id, active.version, 1)?;

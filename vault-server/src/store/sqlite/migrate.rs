@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "root_tokens",
         include_str!("../../../../migrations/sqlite/0003_root_tokens.sql"),
     ),
+    (
+        4,
+        "secret_heads",
+        include_str!("../../../../migrations/sqlite/0004_secret_heads.sql"),
+    ),
 ];
 
 /// Applies missing migrations, each in its own transaction.

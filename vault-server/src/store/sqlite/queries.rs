@@ -6,7 +6,7 @@ use vault_core::clock::Timestamp;
 
 use crate::store::{
     ArchiveRow, AuditFilter, EnvRow, KekRow, ProjectRow, Reader, RewrapItem, RewrapJobRow,
-    SealConfigRow, SecretRow, StoreError, TokenRow, VersionRow, Writer,
+    SealConfigRow, SecretHead, SecretRow, StoreError, TokenRow, VersionRow, Writer,
 };
 
 /// A connection (or transaction) seen through the storage traits.
@@ -79,7 +79,16 @@ fn version_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
         created_by: r.get(6)?,
         kind: r.get(7)?,
         source_version: r.get::<_, Option<i64>>(8)?.map(u64_of),
+        head_mac: None,
     })
+}
+
+/// A version row read as its secret's current version: `VERSION_COLS`,
+/// then `s.head_mac`.
+fn current_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
+    let mut v = version_row(r)?;
+    v.head_mac = r.get(9)?;
+    Ok(v)
 }
 
 fn job_row(r: &Row<'_>) -> rusqlite::Result<RewrapJobRow> {
@@ -318,11 +327,11 @@ impl Reader for Sql<'_> {
 
     fn current_versions(&self, env_id: i64) -> Result<Vec<(String, VersionRow)>, StoreError> {
         let mut st = self.0.prepare_cached(&format!(
-            "SELECT {VERSION_COLS}, s.name FROM secrets s JOIN secret_versions v
+            "SELECT {VERSION_COLS}, s.head_mac, s.name FROM secrets s JOIN secret_versions v
                ON v.secret_id = s.id AND v.version = s.current_version
              WHERE s.env_id = ?1 AND s.deleted_at IS NULL ORDER BY s.name"
         ))?;
-        let rows = st.query_map([env_id], |r| Ok((r.get(9)?, version_row(r)?)))?;
+        let rows = st.query_map([env_id], |r| Ok((r.get(10)?, current_row(r)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -336,7 +345,7 @@ impl Reader for Sql<'_> {
         Ok(self
             .0
             .prepare_cached(&format!(
-                "SELECT {VERSION_COLS} FROM projects p
+                "SELECT {VERSION_COLS}, CASE WHEN ?4 IS NULL THEN s.head_mac END FROM projects p
                  JOIN environments e ON e.project_id = p.id AND e.name = ?2
                  JOIN secrets s ON s.env_id = e.id AND s.name = ?3 AND s.deleted_at IS NULL
                  JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(?4, s.current_version)
@@ -344,7 +353,7 @@ impl Reader for Sql<'_> {
             ))?
             .query_row(
                 params![project, env, name, version.map(i64_of)],
-                version_row,
+                current_row,
             )
             .optional()?)
     }
@@ -355,13 +364,13 @@ impl Reader for Sql<'_> {
         env: &str,
     ) -> Result<Vec<(String, VersionRow)>, StoreError> {
         let mut st = self.0.prepare_cached(&format!(
-            "SELECT {VERSION_COLS}, s.name FROM projects p
+            "SELECT {VERSION_COLS}, s.head_mac, s.name FROM projects p
              JOIN environments e ON e.project_id = p.id AND e.name = ?2
              JOIN secrets s ON s.env_id = e.id AND s.deleted_at IS NULL
              JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
              WHERE p.name = ?1 ORDER BY s.name"
         ))?;
-        let rows = st.query_map(params![project, env], |r| Ok((r.get(9)?, version_row(r)?)))?;
+        let rows = st.query_map(params![project, env], |r| Ok((r.get(10)?, current_row(r)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -721,6 +730,30 @@ impl Writer for Sql<'_> {
             )?
             .execute(params![secret_id, i64_of(version), now.as_millis()])?;
         Ok(())
+    }
+
+    fn set_head_mac(&mut self, secret_id: i64, mac: &[u8]) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached("UPDATE secrets SET head_mac = ?2 WHERE id = ?1")?
+            .execute(params![secret_id, mac])?;
+        Ok(())
+    }
+
+    fn secret_heads(&self) -> Result<Vec<SecretHead>, StoreError> {
+        let mut st = self.0.prepare(
+            "SELECT s.id, p.name, e.name, s.name, s.current_version FROM secrets s
+             JOIN environments e ON e.id = s.env_id JOIN projects p ON p.id = e.project_id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(SecretHead {
+                id: r.get(0)?,
+                project: r.get(1)?,
+                environment: r.get(2)?,
+                name: r.get(3)?,
+                version: u64_of(r.get(4)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn insert_version(&mut self, project_id: i64, v: &VersionRow) -> Result<(), StoreError> {
