@@ -550,6 +550,8 @@ pub trait Writer: Reader + identity::IdentityWriter {
     /// Every live or trashed secret with its names and current version
     /// (id, project, environment, name, version), for filling head MACs.
     fn secret_heads(&self) -> Result<Vec<SecretHead>, StoreError>;
+    /// How many secrets have a head MAC.
+    fn secret_heads_with_mac(&self) -> Result<u64, StoreError>;
     /// Stores a version.
     fn insert_version(&mut self, project_id: i64, row: &VersionRow) -> Result<(), StoreError>;
     /// Moves a secret to the trash.

@@ -251,3 +251,33 @@ fn secrets_written_before_head_macs_get_one_at_the_first_unseal() {
     drop(s);
     drop(tmp);
 }
+
+#[test]
+fn removing_the_head_mac_marker_does_not_launder_a_rollback() {
+    let mut s = Server::dev();
+    let c = s.client();
+    c.setup("m", "dev");
+    c.write("m", "dev", "A", "one");
+    c.write("m", "dev", "A", "two");
+    let dir = s.data_dir.clone();
+    let tmp = s.take_tmp();
+    assert!(s.stop());
+    let db = rusqlite::Connection::open(dir.join("vault.db")).unwrap();
+    db.execute_batch(
+        "DELETE FROM secret_versions WHERE version = 2;
+         UPDATE secrets SET current_version = 1;
+         DELETE FROM system_values WHERE label = 'secret-head-macs';",
+    )
+    .unwrap();
+    drop(db);
+    // Dev mode unseals at start: it refuses to recompute, so it does not start.
+    let out = std::process::Command::new(vault_tests::server_bin())
+        .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("head MACs"), "{err}");
+    drop(tmp);
+}

@@ -238,7 +238,13 @@ impl Vault {
         .await
     }
 
+    /// The key that verifies this vault's checkpoints: the unsealed server's
+    /// own (a key replaced in the database must not be handed out), else
+    /// the published copy.
     async fn verifying_key(&self) -> Result<AuditVerifyingKey> {
+        if let Ok(u) = self.unsealed() {
+            return Ok(u.audit_key.verifying_key());
+        }
         let raw = self
             .store()
             .read(|r| r.system_value(AUDIT_PUBLIC_LABEL))

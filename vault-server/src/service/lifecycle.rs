@@ -488,7 +488,7 @@ impl Vault {
     /// Once, after the upgrade that added secret head MACs: computes the MAC
     /// of every existing secret's current version and sets the marker, in
     /// one transaction.
-    async fn fill_secret_heads(&self) -> Result<()> {
+    async fn fill_secret_heads(&self, heads: vault_core::audit::SecretHeadKey) -> Result<()> {
         let done = self
             .store()
             .read(|r| r.system_value(SECRET_HEADS_LABEL))
@@ -497,22 +497,30 @@ impl Vault {
         if done {
             return Ok(());
         }
-        let u = self.unsealed()?;
         let ctx = Ctx::system("upgrade");
+        tracing::warn!("filling the head MAC of every existing secret (once, after an upgrade)");
         let entry = self.entry(
             &ctx,
             None,
             "secret.head_macs",
             "secrets",
             Outcome::Success,
-            Some("filled the head MAC of every existing secret".into()),
+            Some("severity=critical filled the head MAC of every existing secret; expected once, after the upgrade to head MACs".into()),
         );
         self.store()
             .write(Some(entry), move |w| -> Result<()> {
+                // Some MACs but no marker is not an upgrade: someone removed
+                // the marker. Recomputing would bless whatever is stored now.
+                if w.secret_heads_with_mac()? > 0 {
+                    return Err(Error::new(
+                        Kind::Integrity,
+                        "secret.head_macs_tampered",
+                        "the marker of filled secret head MACs is missing while MACs exist; \
+                         refusing to recompute them",
+                    ));
+                }
                 for h in w.secret_heads()? {
-                    let tag = u
-                        .secret_heads
-                        .tag(&h.project, &h.environment, &h.name, h.version);
+                    let tag = heads.tag(&h.project, &h.environment, &h.name, h.version);
                     w.set_head_mac(h.id, &tag)?;
                 }
                 w.put_system_value(SECRET_HEADS_LABEL, b"v1")?;
@@ -572,8 +580,9 @@ impl Vault {
                 ));
             }
         }
+        // Before the keys are installed: a refusal leaves the vault sealed.
+        self.fill_secret_heads(audit_key.secret_head_key()).await?;
         self.finish_unseal(key, root, audit_key)?;
-        self.fill_secret_heads().await?;
         if let Some(problem) = broken {
             let entry = self.entry(
                 &Ctx::system("unseal"),

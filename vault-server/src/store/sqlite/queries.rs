@@ -739,6 +739,14 @@ impl Writer for Sql<'_> {
         Ok(())
     }
 
+    fn secret_heads_with_mac(&self) -> Result<u64, StoreError> {
+        Ok(u64_of(self.0.query_row(
+            "SELECT COUNT(*) FROM secrets WHERE head_mac IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?))
+    }
+
     fn secret_heads(&self) -> Result<Vec<SecretHead>, StoreError> {
         let mut st = self.0.prepare(
             "SELECT s.id, p.name, e.name, s.name, s.current_version FROM secrets s
