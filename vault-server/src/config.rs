@@ -126,6 +126,11 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// Concurrent connections from one source address.
     pub max_connections_per_source: usize,
+    /// Requests per second each principal (user, service token, root) may
+    /// make on this node, on average; 0 turns the quota off.
+    pub principal_requests_per_sec: u32,
+    /// Requests a principal may make at once above the average.
+    pub principal_burst: u32,
     /// A connection with no request in flight and no byte moving for this
     /// long is closed (HTTP/1 keep-alive and HTTP/2).
     pub idle_timeout_secs: u64,
@@ -139,6 +144,8 @@ impl Default for LimitsConfig {
             request_timeout_secs: 30,
             max_connections: 1024,
             max_connections_per_source: 256,
+            principal_requests_per_sec: 2000,
+            principal_burst: 10_000,
             idle_timeout_secs: 60,
         }
     }
@@ -546,6 +553,8 @@ pub fn known_keys() -> Vec<String> {
             "request_timeout_secs",
             "max_connections",
             "max_connections_per_source",
+            "principal_requests_per_sec",
+            "principal_burst",
             "idle_timeout_secs",
         ],
     );

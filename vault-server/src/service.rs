@@ -83,6 +83,8 @@ pub struct Settings {
     pub audit_retention_secs: i64,
     /// Unseal over a broken audit chain (recorded as critical).
     pub danger_extend_broken_chain: bool,
+    /// Requests per principal (per node); `None`: no quota.
+    pub request_quota: Option<vault_core::quota::Quota>,
     /// `/v1/sys/metrics` without a token.
     pub unauthenticated_metrics: bool,
     /// KEK rotation policy.
@@ -104,6 +106,12 @@ impl Settings {
             trash_retention_secs: i64::from(c.secrets.trash_retention_days) * 86_400,
             audit_retention_secs: i64::from(c.audit.retention_days) * 86_400,
             danger_extend_broken_chain: c.audit.danger_extend_broken_chain,
+            request_quota: (c.limits.principal_requests_per_sec > 0).then(|| {
+                vault_core::quota::Quota {
+                    rate_per_sec: c.limits.principal_requests_per_sec,
+                    burst: c.limits.principal_burst.max(1),
+                }
+            }),
             unauthenticated_metrics: c.telemetry.unauthenticated_metrics,
             rotation: vault_core::crypto::RotationPolicy {
                 max_age_secs: (c.keys.rotation_max_age_days > 0)
@@ -135,6 +143,8 @@ struct Inner {
     unseal_failures: Mutex<std::collections::HashMap<String, (u32, vault_core::clock::Timestamp)>>,
     /// Unseal attempts run one at a time (each may run Argon2id).
     unseal_turn: tokio::sync::Mutex<()>,
+    /// Request quota buckets by principal, and when each was last used.
+    quotas: Mutex<HashMap<String, (vault_core::quota::Bucket, vault_core::clock::Timestamp)>>,
     identity: identity::IdentityState,
     /// `settings.identity`, shared with the reader threads without a copy
     /// per request.
@@ -178,6 +188,7 @@ impl Vault {
                 rewrap_running: Mutex::default(),
                 unseal_failures: Mutex::default(),
                 unseal_turn: tokio::sync::Mutex::new(()),
+                quotas: Mutex::default(),
                 identity,
                 identity_settings,
                 cache,
@@ -339,11 +350,73 @@ impl Vault {
             .map(|_| ())
     }
 
+    /// Takes one request from the caller's quota (per node, per principal:
+    /// a user, a service token, or root), or refuses with
+    /// `request.quota_exceeded` (429, `Retry-After`).
+    fn take_quota(&self, p: &Principal) -> Result<()> {
+        let Some(q) = self.inner.settings.request_quota else {
+            return Ok(());
+        };
+        let now = self.inner.clock.now();
+        let key = p.actor();
+        let mut book = self
+            .inner
+            .quotas
+            .lock()
+            .map_err(|_| Error::internal("poisoned"))?;
+        if book.len() > 10_000 {
+            // Forget buckets that have refilled completely (idle callers).
+            let full_after = i64::from(q.burst / q.rate_per_sec.max(1)) + 1;
+            book.retain(|_, b| now.secs_since(b.1) < full_after);
+        }
+        let bucket = book.get(&key).map_or_else(|| q.fresh(now), |b| b.0);
+        match q.take(bucket, now) {
+            Ok(b) => {
+                book.insert(key, (b, now));
+                Ok(())
+            }
+            Err(wait) => Err(Error::throttled(
+                "request.quota_exceeded",
+                format!(
+                    "this caller exceeded its request quota ({} per second); retry in {wait} s",
+                    q.rate_per_sec
+                ),
+                wait,
+            )),
+        }
+    }
+
+    /// Audits a request refused by its caller's quota, naming the caller.
+    async fn refuse_quota(
+        &self,
+        ctx: &Ctx,
+        p: &Principal,
+        action: Action,
+        resource: &str,
+        err: Error,
+    ) -> Error {
+        let entry = self.entry(
+            ctx,
+            Some(p),
+            action.as_str(),
+            resource,
+            Outcome::Denied,
+            Some(err.code.to_owned()),
+        );
+        match self.audit(ctx, entry).await {
+            Ok(()) => err,
+            Err(e) => e,
+        }
+    }
+
     /// Authenticates and decides. A refusal is audited here (as denied) and
     /// returned; an allowed call is audited by the operation itself.
     pub async fn authorize(&self, ctx: &Ctx, action: Action, resource: &str) -> Result<Principal> {
         match self.authenticate(ctx).await {
-            Ok(p) if access::allowed(&p, action, resource) => Ok(p),
+            Ok(p) if access::allowed(&p, action, resource) => match self.take_quota(&p) {
+                Ok(()) => Ok(p),
+                Err(e) => Err(self.refuse_quota(ctx, &p, action, resource, e).await),
+            },
             auth => Err(self.deny(ctx, auth, action, resource).await),
         }
     }
@@ -450,6 +523,9 @@ impl Vault {
         };
         let (p, data) = match (auth, data) {
             (Ok(p), Some(d)) => {
+                if let Err(e) = self.take_quota(&p) {
+                    return Err(self.refuse_quota(ctx, &p, action, resource, e).await);
+                }
                 self.touch(&p).await?;
                 (p, d)
             }

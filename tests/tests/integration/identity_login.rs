@@ -264,3 +264,36 @@ fn hashes_made_with_older_parameters_are_upgraded_at_login() {
     assert!(stored(&s).contains("m=19456,t=2,p=1"), "{}", stored(&s));
     assert_eq!(login_resp(&s, "alice", PW).status, 200);
 }
+
+#[test]
+fn one_caller_cannot_starve_the_others() {
+    // A quota of 5 requests per second, bursts of 5, per principal.
+    let s = Server::dev_with(vault_tests::Options {
+        env: vec![
+            ("VAULT_LIMITS_PRINCIPAL_REQUESTS_PER_SEC".into(), "5".into()),
+            ("VAULT_LIMITS_PRINCIPAL_BURST".into(), "5".into()),
+        ],
+    });
+    let root = s.client();
+    // Its own token for the greedy client; root stays within its budget.
+    let t = root.post(
+        "/v1/tokens",
+        json!({"name": "greedy", "scopes": ["*/*"], "actions": ["list"], "ttl_secs": 3600}),
+    );
+    assert_eq!(t.status, 201, "{t:?}");
+    let greedy = s.anonymous().with_token(t.json["token"].as_str());
+    let answers: Vec<Resp> = (0..12).map(|_| greedy.get("/v1/projects")).collect();
+    let refused: Vec<&Resp> = answers.iter().filter(|r| r.status == 429).collect();
+    assert!(refused.len() >= 5, "{}", refused.len());
+    for r in &refused {
+        assert_eq!(r.code(), "request.quota_exceeded");
+        assert!(r.retry_after.is_some());
+    }
+    // Everyone else is still served.
+    assert_eq!(root.get("/v1/projects").status, 200);
+    std::thread::sleep(Duration::from_millis(1100));
+    let audit = root.get("/v1/audit?limit=200").text;
+    assert!(audit.contains("request.quota_exceeded"), "{audit}");
+    assert!(audit.contains("service:"), "the caller is named: {audit}");
+    assert_eq!(greedy.get("/v1/projects").status, 200, "refilled");
+}
