@@ -386,26 +386,28 @@ impl Vault {
         }
     }
 
-    /// Audits a request refused by its caller's quota, naming the caller.
-    async fn refuse_quota(
+    /// Audits a refusal of `action` on `resource` as denied, naming the
+    /// caller when known, with the error's code; returns the error to answer
+    /// (or, failing closed, the audit failure).
+    pub(crate) async fn audit_refusal(
         &self,
         ctx: &Ctx,
-        p: &Principal,
-        action: Action,
+        p: Option<&Principal>,
+        action: &str,
         resource: &str,
         err: Error,
     ) -> Error {
         let entry = self.entry(
             ctx,
-            Some(p),
-            action.as_str(),
+            p,
+            action,
             resource,
             Outcome::Denied,
             Some(err.code.to_owned()),
         );
         match self.audit(ctx, entry).await {
             Ok(()) => err,
-            Err(e) => e,
+            Err(audit_failed) => audit_failed,
         }
     }
 
@@ -415,7 +417,9 @@ impl Vault {
         match self.authenticate(ctx).await {
             Ok(p) if access::allowed(&p, action, resource) => match self.take_quota(&p) {
                 Ok(()) => Ok(p),
-                Err(e) => Err(self.refuse_quota(ctx, &p, action, resource, e).await),
+                Err(e) => Err(self
+                    .audit_refusal(ctx, Some(&p), action.as_str(), resource, e)
+                    .await),
             },
             auth => Err(self.deny(ctx, auth, action, resource).await),
         }
@@ -434,18 +438,8 @@ impl Vault {
             Ok(p) => (Some(p), Error::forbidden()),
             Err(e) => (None, e),
         };
-        let entry = self.entry(
-            ctx,
-            p.as_ref(),
-            action.as_str(),
-            resource,
-            Outcome::Denied,
-            Some(err.code.to_owned()),
-        );
-        match self.audit(ctx, entry).await {
-            Ok(()) => err,
-            Err(audit_failed) => audit_failed,
-        }
+        self.audit_refusal(ctx, p.as_ref(), action.as_str(), resource, err)
+            .await
     }
 
     /// Runs a read-only operation: decide, run, audit the outcome (durably),
@@ -524,7 +518,9 @@ impl Vault {
         let (p, data) = match (auth, data) {
             (Ok(p), Some(d)) => {
                 if let Err(e) = self.take_quota(&p) {
-                    return Err(self.refuse_quota(ctx, &p, action, resource, e).await);
+                    return Err(self
+                        .audit_refusal(ctx, Some(&p), action.as_str(), resource, e)
+                        .await);
                 }
                 self.touch(&p).await?;
                 (p, d)

@@ -12,6 +12,17 @@ fn version_row(db: &rusqlite::Connection, name: &str) -> (i64, Vec<u8>) {
     .unwrap()
 }
 
+/// Starts a dev server on `dir` that must refuse to start; its stderr.
+fn refused_start(dir: &std::path::Path) -> String {
+    let out = std::process::Command::new(vault_tests::server_bin())
+        .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "it started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn flipped_and_moved_ciphertexts_are_integrity_errors() {
     let s = Server::dev();
@@ -147,13 +158,7 @@ fn a_database_with_damaged_pages_is_refused_at_start() {
         bytes[at..at + 500].fill(0xA5);
     }
     std::fs::write(&db, bytes).unwrap();
-    let out = std::process::Command::new(vault_tests::server_bin())
-        .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(&dir);
     assert!(
         err.contains("quick_check") || err.contains("damaged"),
         "{err}"
@@ -271,13 +276,7 @@ fn removing_the_head_mac_marker_does_not_launder_a_rollback() {
     .unwrap();
     drop(db);
     // Dev mode unseals at start: it refuses to recompute, so it does not start.
-    let out = std::process::Command::new(vault_tests::server_bin())
-        .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(&dir);
     assert!(err.contains("head MACs"), "{err}");
     drop(tmp);
 }

@@ -225,19 +225,8 @@ impl Vault {
 
     /// Audits a refusal made after authentication and returns it.
     async fn refuse(&self, ctx: &Ctx, p: &Principal, action: &str, resource: &str) -> Error {
-        let err = Error::forbidden();
-        let entry = self.entry(
-            ctx,
-            Some(p),
-            action,
-            resource,
-            Outcome::Denied,
-            Some(err.code.to_owned()),
-        );
-        match self.audit(ctx, entry).await {
-            Ok(()) => err,
-            Err(e) => e,
-        }
+        self.audit_refusal(ctx, Some(p), action, resource, Error::forbidden())
+            .await
     }
 
     /// Deletes the rows of sessions that have ended: revoked more than a day
@@ -937,16 +926,9 @@ impl Vault {
                     missing.as_str()
                 ),
             );
-            let entry = self.entry(
-                ctx,
-                Some(&p),
-                "role.create",
-                &resource,
-                Outcome::Denied,
-                Some(err.code.to_owned()),
-            );
-            self.audit(ctx, entry).await?;
-            return Err(err);
+            return Err(self
+                .audit_refusal(ctx, Some(&p), "role.create", &resource, err)
+                .await);
         }
         if req.session_absolute_secs.is_some_and(|v| v <= 0)
             || req.session_idle_secs.is_some_and(|v| v <= 0)

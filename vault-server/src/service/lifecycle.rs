@@ -334,9 +334,9 @@ impl Vault {
         }
     }
 
-    async fn unseal_inner(&self, req: UnsealRequest) -> Result<SealStatus> {
-        let cfg = self
-            .store()
+    /// The seal configuration, or `sys.not_initialized`.
+    pub(crate) async fn seal_config_or_refuse(&self) -> Result<SealConfigRow> {
+        self.store()
             .read(|r| r.seal_config())
             .await?
             .ok_or_else(|| {
@@ -344,7 +344,33 @@ impl Vault {
                     "sys.not_initialized",
                     "the vault is not initialized: run `vault operator init`",
                 )
-            })?;
+            })
+    }
+
+    /// The unseal key a passphrase gives with the stored Argon2id parameters
+    /// (run off the async runtime); a wrong one is `sys.unseal_failed`.
+    pub(crate) async fn key_from_passphrase(
+        cfg: &SealConfigRow,
+        pass: Option<SecretText>,
+    ) -> Result<UnsealKey> {
+        let pass = pass.ok_or_else(|| {
+            Error::bad(
+                "sys.passphrase_required",
+                "this vault unseals with a passphrase: send `passphrase`",
+            )
+        })?;
+        check_password_length(&pass).map_err(|_| unseal_failed_for("passphrase"))?;
+        let params: PassphraseParams =
+            serde_json::from_str(cfg.passphrase_params.as_deref().unwrap_or(""))
+                .map_err(|e| Error::internal(format!("stored passphrase params: {e}")))?;
+        tokio::task::spawn_blocking(move || derive_unseal_key(&pass, &params))
+            .await
+            .map_err(Error::internal)?
+            .map_err(|_| unseal_failed_for("passphrase"))
+    }
+
+    async fn unseal_inner(&self, req: UnsealRequest) -> Result<SealStatus> {
+        let cfg = self.seal_config_or_refuse().await?;
         if !self.sealed() {
             return self.seal_status().await;
         }
@@ -353,22 +379,7 @@ impl Vault {
                 None => return self.seal_status().await,
                 Some(s) => shamir_combine(&s).map_err(|_| unseal_failed_for("shamir"))?,
             },
-            "passphrase" => {
-                let pass = req.passphrase.ok_or_else(|| {
-                    Error::bad(
-                        "sys.passphrase_required",
-                        "this vault unseals with a passphrase: send `passphrase`",
-                    )
-                })?;
-                check_password_length(&pass).map_err(|_| unseal_failed_for("passphrase"))?;
-                let params: PassphraseParams =
-                    serde_json::from_str(cfg.passphrase_params.as_deref().unwrap_or(""))
-                        .map_err(|e| Error::internal(format!("stored passphrase params: {e}")))?;
-                tokio::task::spawn_blocking(move || derive_unseal_key(&pass, &params))
-                    .await
-                    .map_err(Error::internal)?
-                    .map_err(|_| unseal_failed_for("passphrase"))?
-            }
+            "passphrase" => Self::key_from_passphrase(&cfg, req.passphrase).await?,
             _ => match req.key {
                 Some(text) => parse_key_file(text.expose_secret())
                     .map_err(|_| unseal_failed_for("key_file"))?,

@@ -9,10 +9,7 @@ use std::path::Path;
 use vault_core::api::{GenerateRoot, GeneratedRoot, RootToken};
 use vault_core::audit::Outcome;
 use vault_core::clock::Timestamp;
-use vault_core::crypto::{
-    PassphraseParams, Token, UnsealKey, WrappedRootKey, derive_unseal_key, parse_key_file,
-    shamir_combine,
-};
+use vault_core::crypto::{Token, UnsealKey, WrappedRootKey, parse_key_file, shamir_combine};
 use vault_core::secret::SecretText;
 
 use super::{Ctx, Error, Result, Vault};
@@ -137,16 +134,7 @@ impl Vault {
                 format!("a root token's TTL must be 60 s to {ROOT_TTL_MAX_SECS} s (30 days)"),
             ));
         }
-        let cfg = self
-            .store()
-            .read(|r| r.seal_config())
-            .await?
-            .ok_or_else(|| {
-                Error::bad(
-                    "sys.not_initialized",
-                    "the vault is not initialized: run `vault operator init`",
-                )
-            })?;
+        let cfg = self.seal_config_or_refuse().await?;
         let failed = || super::lifecycle::unseal_failed_for(&cfg.mode);
         let key: UnsealKey = match cfg.mode.as_str() {
             "shamir" => {
@@ -162,22 +150,7 @@ impl Vault {
                 }
                 shamir_combine(&req.shares).map_err(|_| failed())?
             }
-            "passphrase" => {
-                let pass = req.passphrase.ok_or_else(|| {
-                    Error::bad(
-                        "sys.passphrase_required",
-                        "this vault unseals with a passphrase: send `passphrase`",
-                    )
-                })?;
-                vault_core::identity::check_password_length(&pass).map_err(|_| failed())?;
-                let params: PassphraseParams =
-                    serde_json::from_str(cfg.passphrase_params.as_deref().unwrap_or(""))
-                        .map_err(|e| Error::internal(format!("stored passphrase params: {e}")))?;
-                tokio::task::spawn_blocking(move || derive_unseal_key(&pass, &params))
-                    .await
-                    .map_err(Error::internal)?
-                    .map_err(|_| failed())?
-            }
+            "passphrase" => Self::key_from_passphrase(&cfg, req.passphrase).await?,
             _ => {
                 let text = req.key.ok_or_else(|| {
                     Error::bad(
