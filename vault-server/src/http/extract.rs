@@ -41,8 +41,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// The presented credential: `Authorization: Bearer`, else `X-Vault-Token`.
 pub fn credential_of(headers: &axum::http::HeaderMap) -> Option<SecretText> {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
+    credential_from(
+        headers.get(axum::http::header::AUTHORIZATION),
+        headers.get("x-vault-token"),
+    )
+}
+
+/// [`credential_of`] from the two header values (kept cheaply, unparsed, by
+/// a caller that may need the credential later).
+pub fn credential_from(
+    authorization: Option<&axum::http::HeaderValue>,
+    vault_token: Option<&axum::http::HeaderValue>,
+) -> Option<SecretText> {
+    let bearer = authorization
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
@@ -50,8 +61,7 @@ pub fn credential_of(headers: &axum::http::HeaderMap) -> Option<SecretText> {
         })
         .map(|t| SecretText::from(t.trim()));
     bearer.or_else(|| {
-        headers
-            .get("x-vault-token")
+        vault_token
             .and_then(|v| v.to_str().ok())
             .map(|t| SecretText::from(t.trim()))
     })

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use vault_core::audit::Outcome;
 
 use super::error::{ApiError, ErrorCode};
-use super::extract::credential_of;
+use super::extract::credential_from;
 use crate::service::{Ctx, Error, Vault};
 
 /// The client's address, inserted by the listener.
@@ -158,8 +158,12 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
         || "unknown".to_owned(),
         |p| client_addr(p.0.ip(), req.headers(), &f.config.trusted_proxies).to_string(),
     );
-    // Kept so the fallback record can name who called, wherever it failed.
-    let credential = credential_of(req.headers());
+    // Kept (unparsed, a reference count) so the fallback record can name
+    // who called, wherever the request failed.
+    let presented = (
+        req.headers().get(header::AUTHORIZATION).cloned(),
+        req.headers().get("x-vault-token").cloned(),
+    );
     let audited = Arc::new(AtomicBool::new(false));
     let meta = RequestMeta {
         request_id: rid.clone(),
@@ -191,7 +195,7 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
         let ctx = Ctx {
             request_id: rid.clone(),
             source,
-            credential,
+            credential: credential_from(presented.0.as_ref(), presented.1.as_ref()),
             audited: audited.clone(),
         };
         // A presented credential that is valid names the caller in the
