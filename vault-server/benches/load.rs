@@ -251,7 +251,8 @@ fn seed(addr: SocketAddr, token: &str, value: &str) {
 
 /// `BENCH_COMPARE=/path/to/other/vault-server`: the single-read and
 /// read-beside-a-writer scenarios against this build and the other one,
-/// alternating, `BENCH_ROUNDS` times (default 3), each on a fresh server;
+/// alternating in ABBA order, `BENCH_ROUNDS` times (default 3), each on a
+/// fresh server;
 /// prints each round and the ratio of the medians. Same machine, same run,
 /// so the noise of the day cancels out.
 fn compare(other: &str, secs: u64) {
@@ -272,7 +273,10 @@ fn compare(other: &str, secs: u64) {
     // [bin][scenario] -> req/s of each round
     let mut rps = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
     for round in 0..rounds {
-        for (b, (label, bin)) in bins.iter().enumerate() {
+        // ABBA order: neither build always runs first (warm caches, clock).
+        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for b in order {
+            let (label, bin) = bins[b];
             let (mut child, addr, token, _dir) = start_server(bin);
             seed(addr, &token, &"x".repeat(64));
             let single = client.block_on(load("single read", addr, &token, one_path, secs, None));

@@ -324,6 +324,9 @@ pub struct VersionRow {
     pub source_version: Option<u64>,
     /// The secret's head MAC, when read as its current version.
     pub head_mac: Option<Vec<u8>>,
+    /// Whether `head_mac` verified, once checked: a row kept in the read
+    /// cache (which any change empties) is checked once, not per read.
+    pub head_checked: std::sync::OnceLock<bool>,
 }
 
 /// A secret's names and current version, for its head MAC.

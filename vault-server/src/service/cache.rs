@@ -264,6 +264,7 @@ mod tests {
             kind: "write".into(),
             source_version: None,
             head_mac: None,
+            head_checked: std::sync::OnceLock::new(),
         })
     }
 

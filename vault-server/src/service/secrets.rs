@@ -256,9 +256,11 @@ impl Vault {
         current: bool,
     ) -> Result<SecretText> {
         if current {
-            let vouched = row.head_mac.as_deref().is_some_and(|mac| {
-                u.secret_heads
-                    .verify(p.as_str(), e.as_str(), n.as_str(), row.version, mac)
+            let vouched = *row.head_checked.get_or_init(|| {
+                row.head_mac.as_deref().is_some_and(|mac| {
+                    u.secret_heads
+                        .verify(p.as_str(), e.as_str(), n.as_str(), row.version, mac)
+                })
             });
             if !vouched {
                 return Err(self
@@ -797,6 +799,7 @@ fn write_in(
             kind: nv.kind.to_owned(),
             source_version: nv.source_version,
             head_mac: None,
+            head_checked: std::sync::OnceLock::new(),
         },
     )?;
     w.add_wraps(project.id, active.version, 1)?;

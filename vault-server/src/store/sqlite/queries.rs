@@ -80,6 +80,7 @@ fn version_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
         kind: r.get(7)?,
         source_version: r.get::<_, Option<i64>>(8)?.map(u64_of),
         head_mac: None,
+        head_checked: std::sync::OnceLock::new(),
     })
 }
 
@@ -576,10 +577,10 @@ impl Writer for Sql<'_> {
     }
 
     fn put_system_value(&mut self, label: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.0.execute(
-            "INSERT OR REPLACE INTO system_values (label, value) VALUES (?1, ?2)",
-            params![label, value],
-        )?;
+        // Cached: the writer stores the audit head MAC with every commit.
+        self.0
+            .prepare_cached("INSERT OR REPLACE INTO system_values (label, value) VALUES (?1, ?2)")?
+            .execute(params![label, value])?;
         Ok(())
     }
 
