@@ -316,6 +316,22 @@ impl Vault {
         Ok(p)
     }
 
+    /// Who a credential belongs to, for naming the caller in a record of a
+    /// request that failed before the service saw it: like
+    /// [`Vault::authenticate`] but without touching the session (a failed
+    /// request must not keep a session alive).
+    pub async fn identify(&self, ctx: &Ctx) -> Result<Principal> {
+        if let Some(p) = self.cached_principal(ctx) {
+            return Ok(p);
+        }
+        let cred = ctx.credential.clone();
+        let auth = self.auth_input(ctx);
+        self.inner
+            .store
+            .read(move |r| Ok(check_token(r, cred.as_ref(), &auth)))
+            .await?
+    }
+
     /// A credential the database accepted since the last change, still valid.
     fn cached_principal(&self, ctx: &Ctx) -> Option<Principal> {
         self.inner

@@ -263,3 +263,53 @@ fn a_saved_head_catches_a_trail_cut_back_and_resigned() {
         stderr(&o)
     );
 }
+
+#[test]
+fn an_emergency_seal_works_even_over_a_broken_chain() {
+    let s = Server::dev();
+    let c = s.client();
+    some_activity(&c, 3);
+    let db = rusqlite::Connection::open(s.db_path()).unwrap();
+    db.execute(
+        "UPDATE audit_log SET actor = 'user:nobody' WHERE seq = (SELECT MAX(seq) FROM audit_log)",
+        [],
+    )
+    .unwrap();
+    let r = c.post_empty("/v1/sys/seal");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(s.anonymous().get("/v1/sys/health").json["sealed"], true);
+}
+
+#[test]
+fn extending_a_broken_chain_knowingly_resumes_signing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let s = key_file_server(&dir);
+    some_activity(&s.client(), 5);
+    let mut s = s;
+    let token = s.token.clone();
+    assert!(s.stop());
+    let db = rusqlite::Connection::open(dir.join("vault.db")).unwrap();
+    // The last record, which the checkpoint of the clean stop covers.
+    db.execute(
+        "DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let cfg = format!(
+        "{}[audit]\ndanger_extend_broken_chain = true\n",
+        key_file_config(&dir)
+    );
+    let mut s = Server::with_config(&cfg, &dir);
+    s.token = token;
+    assert_eq!(s.anonymous().get("/v1/sys/health").json["sealed"], false);
+    let c = s.client();
+    let breaks = c.get("/v1/audit?action=audit.chain_break").text;
+    assert!(breaks.contains("critical"), "{breaks}");
+    // Signing goes on from there: a head can be saved, the vault sealed.
+    assert_eq!(c.get("/v1/audit/head").status, 200);
+    // The break stays on record for verification.
+    assert_eq!(verify_cli(&s, &[]).status.code(), Some(3));
+    assert_eq!(c.post_empty("/v1/sys/seal").status, 200);
+}

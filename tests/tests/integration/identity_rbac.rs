@@ -288,6 +288,16 @@ fn no_escalation_through_custom_roles_and_admins_are_guarded() {
         "access.admin_target",
     );
     refused(&officer.delete("/v1/users/ada"), 403, "access.admin_target");
+    // Nor by removing the admin's binding first.
+    let ada_binding = admin.get("/v1/bindings?user=ada").json["bindings"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    refused(
+        &officer.delete(&format!("/v1/bindings/{ada_binding}")),
+        403,
+        "access.admin_target",
+    );
     assert_eq!(admin.post_empty("/v1/users/ada/disable").status, 200);
     let audit = admin.get("/v1/audit?action=role.create").text;
     assert!(audit.contains("access.escalation"), "{audit}");

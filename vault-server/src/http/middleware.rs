@@ -156,7 +156,14 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
     let rid = request_id(&req);
     let source = req.extensions().get::<PeerAddr>().map_or_else(
         || "unknown".to_owned(),
-        |p| client_addr(p.0.ip(), req.headers(), &f.config.trusted_proxies).to_string(),
+        |p| {
+            client_addr(
+                p.0.ip().to_canonical(),
+                req.headers(),
+                &f.config.trusted_proxies,
+            )
+            .to_string()
+        },
     );
     // Kept (unparsed, a reference count) so the fallback record can name
     // who called, wherever the request failed.
@@ -201,7 +208,7 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
         // A presented credential that is valid names the caller in the
         // record, even when the request failed before the service looked.
         let caller = match &ctx.credential {
-            Some(_) => f.vault.authenticate(&ctx).await.ok(),
+            Some(_) => f.vault.identify(&ctx).await.ok(),
             None => None,
         };
         let code = resp.extensions().get::<ErrorCode>().map(|c| c.0.to_owned());

@@ -92,7 +92,8 @@ pub async fn serve(
         };
         // Admission first: an excess connection is closed at once instead of
         // waiting in a queue that idle clients could keep full.
-        let admitted = match table.admit(peer.ip()) {
+        // `::ffff:a.b.c.d` from a dual-stack listener counts as a.b.c.d.
+        let admitted = match table.admit(peer.ip().to_canonical()) {
             Ok(a) => a,
             Err(why) => {
                 metrics.connections_shed.inc();

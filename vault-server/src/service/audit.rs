@@ -443,6 +443,29 @@ impl Vault {
             .map(|p| format!("seq {}: {p}", p.seq)))
     }
 
+    /// Signs a checkpoint at the current head without verifying the chain
+    /// first: only after an operator chose to extend a broken chain
+    /// (`audit.danger_extend_broken_chain`, recorded as critical).
+    pub(crate) async fn sign_checkpoint_unverified(&self) -> Result<Option<u64>> {
+        let u = self.unsealed()?;
+        let Some((seq, hash)) = self.store().read(|r| r.audit_head()).await? else {
+            return Ok(None);
+        };
+        let hash = ChainHash::from_hex(&hash).map_err(|_| Error::internal("bad head hash"))?;
+        let cp = u
+            .audit_key
+            .sign_checkpoint(&ChainHead::new(seq, hash), self.clock().now());
+        let json = serde_json::to_string(&cp).map_err(Error::internal)?;
+        self.store()
+            .write(None, move |w| -> Result<()> {
+                w.insert_checkpoint(seq, &json)?;
+                Ok(())
+            })
+            .await
+            .map_err(Error::internal)??;
+        Ok(Some(seq))
+    }
+
     /// Signs a checkpoint at the current head if it moved (background task).
     pub async fn checkpoint(&self) -> Result<Option<u64>> {
         let u = self.unsealed()?;
@@ -523,13 +546,33 @@ impl Vault {
             return Ok(0);
         };
         let last_hash = ChainHash::from_hex(&last.hash).map_err(|_| Error::internal("bad hash"))?;
+        let covering: Vec<Checkpoint> = parse_checkpoints(cps)?
+            .into_iter()
+            .filter(|c| c.seq >= start.seq && c.seq <= last.seq)
+            .collect();
+        // Sign only what verifies: the records leaving against the
+        // checkpoints among them, and everything after the last checkpoint
+        // against the head MAC.
+        let key = u.audit_key.verifying_key();
+        let problem = match self.audit_tail_problem(&u.audit_key).await? {
+            Some(p) => Some(p),
+            None => verify(&old, &covering, Some(&key), &start)
+                .first_problem()
+                .map(|p| format!("seq {}: {p}", p.seq)),
+        };
+        if let Some(problem) = problem {
+            tracing::error!(%problem, "CRITICAL: audit chain broken; nothing archived");
+            return Err(Error::new(
+                super::Kind::Integrity,
+                "audit.chain_broken",
+                format!("the audit trail is broken ({problem}); nothing was archived"),
+            ));
+        }
         let end_cp = u
             .audit_key
             .sign_checkpoint(&ChainHead::new(last.seq, last_hash), self.clock().now());
-        let mut checkpoints: Vec<Checkpoint> = parse_checkpoints(cps)?
-            .into_iter()
-            .filter(|c| c.seq >= start.seq && c.seq < last.seq)
-            .collect();
+        let mut checkpoints: Vec<Checkpoint> =
+            covering.into_iter().filter(|c| c.seq < last.seq).collect();
         checkpoints.push(end_cp);
         let first = start.seq + 1;
         let n = old.len();

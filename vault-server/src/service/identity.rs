@@ -1099,6 +1099,7 @@ impl Vault {
         let resource = format!("bindings/{id}");
         let p = self.authorize(ctx, Action::UsersManage, &resource).await?;
         let (id, now) = (id.to_owned(), self.clock().now());
+        let admin = is_admin(&p);
         self.write_as(
             ctx,
             Some(&p),
@@ -1106,6 +1107,16 @@ impl Vault {
             &resource,
             Some("sessions revoked".into()),
             move |w| {
+                // Removing an admin's binding is how one would get round the
+                // guard on disabling an admin: the same rule applies.
+                let target = w.bindings(None)?.into_iter().find(|b| b.id == id);
+                if target.as_ref().is_some_and(|b| b.role == "admin") && !admin {
+                    return Err(Error::new(
+                        Kind::Forbidden,
+                        "access.admin_target",
+                        "only an administrator may remove an administrator's binding",
+                    ));
+                }
                 let u = w
                     .delete_binding(&id)?
                     .ok_or_else(|| Error::not_found("binding.not_found", "no such binding"))?;

@@ -594,19 +594,27 @@ impl Vault {
         // Before the keys are installed: a refusal leaves the vault sealed.
         self.fill_secret_heads(audit_key.secret_head_key()).await?;
         self.finish_unseal(key, root, audit_key)?;
-        if let Some(problem) = broken {
-            let entry = self.entry(
-                &Ctx::system("unseal"),
-                None,
-                "audit.chain_break",
-                "audit",
-                Outcome::Error,
-                Some(format!("critical: extended a broken chain ({problem})")),
-            );
-            self.audit(&Ctx::system("unseal"), entry).await?;
+        let anchored = match broken {
+            Some(problem) => {
+                let entry = self.entry(
+                    &Ctx::system("unseal"),
+                    None,
+                    "audit.chain_break",
+                    "audit",
+                    Outcome::Error,
+                    Some(format!("critical: extended a broken chain ({problem})")),
+                );
+                self.audit(&Ctx::system("unseal"), entry).await?;
+                // The operator chose to go on: sign from here (the record
+                // above says so), or every later checkpoint would refuse.
+                self.sign_checkpoint_unverified().await
+            }
+            // Records appended while sealed get their signature now.
+            None => self.checkpoint().await,
+        };
+        if let Err(e) = anchored {
+            tracing::warn!(code = e.code, "no checkpoint at unseal");
         }
-        // Records appended while sealed get their signature now.
-        self.checkpoint().await?;
         self.resume_rewrap_jobs().await;
         Ok(())
     }
@@ -666,8 +674,11 @@ impl Vault {
             None,
         );
         self.audit(ctx, entry).await?;
-        // Sign the head into the checkpoint history while the key is here.
-        self.checkpoint().await?;
+        // Sign the head into the checkpoint history while the key is here;
+        // sealing must never depend on it (an emergency seal always works).
+        if let Err(e) = self.checkpoint().await {
+            tracing::warn!(code = e.code, "no checkpoint at seal");
+        }
         self.seal_now(true)?;
         self.seal_status().await
     }

@@ -1,5 +1,6 @@
-//! Failed-attempt throttles kept in the database (so every node sees one
-//! count): an attempt is reserved, counted as a failure, in one writer
+//! Login and password-change throttles, kept in the database (so every node
+//! sees one count; the unseal throttle is per node, in memory, see
+//! `service::lifecycle`): an attempt is reserved, counted as a failure, in one writer
 //! transaction *before* the password hash it guards, so requests in flight
 //! can never exceed the free budget (OWASP ASVS 2.2.1). A success clears the
 //! account's count and refunds its reservation on the address's count.

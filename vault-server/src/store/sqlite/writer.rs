@@ -58,13 +58,38 @@ pub fn spawn(
 }
 
 fn load_head(conn: &Connection) -> Result<ChainHead, StoreError> {
-    Ok(match Sql(conn).audit_head()? {
+    let head = match Sql(conn).audit_head()? {
         Some((seq, hash)) => ChainHead::new(
             seq,
             ChainHash::from_hex(&hash)
                 .map_err(|_| StoreError::Corrupt("last audit record hash is not hex".into()))?,
         ),
         None => ChainHead::genesis(),
+    };
+    // Never reuse a seq that a checkpoint or the head MAC already vouched
+    // for: if records were cut from the end, new ones continue after the
+    // highest seq ever vouched for, so the gap stays visible to `verify`
+    // instead of being papered over by new records with the old numbers.
+    let vouched = [
+        conn.query_row("SELECT MAX(seq) FROM audit_checkpoints", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })?
+        .and_then(|s| u64::try_from(s).ok()),
+        Sql(conn)
+            .system_value(HEAD_MAC_LABEL)?
+            .and_then(|raw| serde_json::from_slice::<vault_core::audit::MacHead>(&raw).ok())
+            .map(|m| m.seq),
+    ];
+    let highest = vouched.into_iter().flatten().max().unwrap_or(0);
+    Ok(if highest > head.seq {
+        tracing::error!(
+            last_record = head.seq,
+            vouched = highest,
+            "CRITICAL: audit records were removed from the end; new records continue after the gap"
+        );
+        ChainHead::new(highest, head.hash)
+    } else {
+        head
     })
 }
 
