@@ -85,7 +85,7 @@ pub struct Health {
 
 /// How the key that protects the root key is itself protected.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum UnsealMode {
     /// Shamir shares: any `threshold` of `shares` unseal.
     Shamir {
@@ -106,6 +106,7 @@ pub enum UnsealMode {
 
 /// `POST /v1/sys/init`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InitRequest {
     /// The unseal mode.
     pub mode: UnsealMode,
@@ -212,6 +213,7 @@ pub struct RootKeyStatus {
 
 /// `POST /v1/projects`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateProject {
     /// Project name.
     pub name: String,
@@ -235,6 +237,7 @@ pub struct ProjectList {
 
 /// `POST /v1/projects/{p}/environments`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateEnvironment {
     /// Environment name.
     pub name: String,
@@ -260,6 +263,7 @@ pub struct EnvironmentList {
 
 /// `PUT .../secrets/{name}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WriteSecret {
     /// The value: UTF-8, at most 64 KiB, multi-line allowed.
     pub value: SecretText,
@@ -352,6 +356,7 @@ pub struct SecretHistory {
 
 /// `POST .../rollback`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rollback {
     /// The version whose value becomes the new current version.
     pub version: u64,
@@ -424,6 +429,7 @@ pub struct KeyStatus {
 
 /// `POST /v1/keys/rewrap`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StartRewrap {
     /// Only this project (all projects when absent).
     #[serde(default)]
@@ -482,4 +488,32 @@ pub struct AuditPublicKey {
     pub algorithm: String,
     /// The public key, base64 (standard, padded).
     pub public_key: String,
+}
+
+#[cfg(test)]
+mod strict_input_tests {
+    use super::*;
+
+    #[test]
+    fn request_bodies_refuse_unknown_fields() {
+        // A misspelled `cas` must not silently write without the check.
+        assert!(serde_json::from_str::<WriteSecret>(r#"{"value":"x","CAS":3}"#).is_err());
+        assert!(serde_json::from_str::<WriteSecret>(r#"{"value":"x","cas":3}"#).is_ok());
+        assert!(serde_json::from_str::<Rollback>(r#"{"version":1,"cass":2}"#).is_err());
+        assert!(serde_json::from_str::<CreateProject>(r#"{"name":"a","x":1}"#).is_err());
+        assert!(serde_json::from_str::<CreateEnvironment>(r#"{"name":"a","x":1}"#).is_err());
+        assert!(serde_json::from_str::<StartRewrap>(r#"{"projet":"a"}"#).is_err());
+        assert!(
+            serde_json::from_str::<InitRequest>(
+                r#"{"mode":{"type":"shamir","shares":3,"threshold":2,"treshold":1}}"#
+            )
+            .is_err()
+        );
+        assert!(
+            serde_json::from_str::<InitRequest>(
+                r#"{"mode":{"type":"shamir","shares":3,"threshold":2}}"#
+            )
+            .is_ok()
+        );
+    }
 }

@@ -188,3 +188,69 @@ fn project_delete_crypto_shreds() {
         .unwrap();
     assert_eq!((keks, versions), (0, 0));
 }
+
+#[test]
+fn values_that_cannot_be_delivered_and_unknown_fields_are_refused() {
+    use std::io::Write as _;
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("strict", "dev");
+    c.write("strict", "dev", "K", "one");
+    let path = "/v1/projects/strict/environments/dev/secrets/K";
+    // A NUL byte could never reach a process environment: refused at write.
+    let r = c.put(path, json!({ "value": "abc\u{0}def" }));
+    assert_eq!((r.status, r.code()), (400, "secret.invalid_value"), "{r:?}");
+    // Through the CLI, from stdin, the same.
+    let mut child = vault_tests::cli::vault(&s)
+        .args(["secrets", "set", "-p", "strict", "-e", "dev", "BIN"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"abc\0def").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("NUL"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A misspelled field is an error, not an unchecked write.
+    let r = c.put(path, json!({ "value": "two", "CAS": 3 }));
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.text.contains("CAS"), "names the field: {r:?}");
+    let now = c.read("strict", "dev", "K");
+    assert_eq!(
+        (now.json["version"].as_u64(), now.json["value"].as_str()),
+        (Some(1), Some("one"))
+    );
+    assert_eq!(c.read("strict", "dev", "BIN").status, 404);
+}
+
+#[test]
+fn rollback_needs_only_what_its_route_declares() {
+    use super::identity_kit::{grant, login, server, user};
+    let s = server();
+    let root = s.client();
+    root.setup("rb", "dev");
+    root.write("rb", "dev", "K", "one");
+    root.write("rb", "dev", "K", "two");
+    let r = root.post(
+        "/v1/roles",
+        json!({ "name": "writer-only", "permissions": ["secrets.write"] }),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    user(&root, "wes");
+    grant(&root, "wes", "writer-only", "rb/dev");
+    let wes = login(&s, "wes");
+    let r = wes.post(
+        "/v1/projects/rb/environments/dev/secrets/K/rollback",
+        json!({ "version": 1 }),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(!r.text.contains("one"), "the old value is never shown");
+    assert_eq!(root.read("rb", "dev", "K").json["value"], "one");
+    // Reading stays refused.
+    assert_eq!(wes.read("rb", "dev", "K").status, 403);
+}

@@ -39,6 +39,28 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// An unknown or missing field named in serde's message, said without
+/// anything else of it (serde can quote a value; a field *name* that looks
+/// like a plain identifier is safe to repeat, anything else is not).
+fn field_problem(serde_text: &str) -> Option<String> {
+    let named = |marker: &str| {
+        let rest = &serde_text[serde_text.find(marker)? + marker.len()..];
+        let name = &rest[..rest.find('`')?];
+        (!name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
+        .then(|| name.to_owned())
+    };
+    if let Some(f) = named("unknown field `") {
+        return Some(format!(
+            "the body has an unknown field `{f}` (misspelled?); see /v1/openapi.json"
+        ));
+    }
+    named("missing field `").map(|f| format!("the body lacks the field `{f}`"))
+}
+
 /// The presented credential: `Authorization: Bearer`, else `X-Vault-Token`.
 pub fn credential_of(headers: &axum::http::HeaderMap) -> Option<SecretText> {
     credential_from(
@@ -91,9 +113,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                     J::JsonSyntaxError(_) => {
                         Error::bad("request.invalid_json", "the body is not valid JSON")
                     }
-                    J::JsonDataError(_) => Error::bad(
+                    J::JsonDataError(e) => Error::bad(
                         "request.invalid_json",
-                        "the body does not match this route's fields (see /v1/openapi.json)",
+                        field_problem(&e.body_text()).unwrap_or_else(|| {
+                            "the body does not match this route's fields (see /v1/openapi.json)"
+                                .to_owned()
+                        }),
                     ),
                     r if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Error::new(
                         Kind::TooLarge,
@@ -145,5 +170,32 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                     &m.request_id,
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_problem;
+
+    #[test]
+    fn field_problems_name_fields_never_values() {
+        let unknown = field_problem(
+            "Failed to deserialize: unknown field `CAS`, expected `value` or `cas` at line 1 column 24",
+        );
+        assert_eq!(
+            unknown.as_deref(),
+            Some("the body has an unknown field `CAS` (misspelled?); see /v1/openapi.json")
+        );
+        assert!(
+            field_problem("missing field `value` at line 1")
+                .unwrap()
+                .contains("`value`")
+        );
+        // Anything that is not a plain name is not repeated.
+        assert_eq!(field_problem("unknown field `ghp_x y`, expected"), None);
+        assert_eq!(
+            field_problem("invalid type: string \"s3cret\", expected u64"),
+            None
+        );
     }
 }

@@ -457,6 +457,7 @@ impl Vault {
                 format!("secret values are at most {MAX_VALUE_BYTES} bytes"),
             ));
         }
+        refuse_undeliverable(&value)?;
         let nv = NewVersion {
             value: value.to_bytes(),
             cas,
@@ -477,9 +478,10 @@ impl Vault {
         cas: Option<u64>,
     ) -> Result<SecretMeta> {
         let resource = format!("{p}/{e}/{n}");
-        // Reading the old value is itself a read, decided and audited.
+        // The old value is read to be copied, never shown: the route needs
+        // `secrets.write` alone, as it declares. The read is still audited.
         let old = self
-            .audited(ctx, Action::SecretRead, &resource, |_| async {
+            .audited(ctx, Action::SecretWrite, &resource, |_| async {
                 let u = self.unsealed()?;
                 let ring = self.keyring(&u, p).await?;
                 let (p2, e2, n2) = (p.clone(), e.clone(), n.clone());
@@ -503,6 +505,7 @@ impl Vault {
                     .await
             })
             .await?;
+        refuse_undeliverable(&old)?;
         let nv = NewVersion {
             value: old.to_bytes(),
             cas,
@@ -815,6 +818,19 @@ fn write_in(
         },
         due,
     ))
+}
+
+/// Refuses a value that could never be delivered: `vault run` puts values in
+/// a process environment, which cannot hold a NUL byte (POSIX `execve`).
+fn refuse_undeliverable(value: &SecretText) -> Result<()> {
+    if value.expose_secret().contains('\0') {
+        return Err(Error::bad(
+            "secret.invalid_value",
+            "secret values cannot contain a NUL byte: no process environment can carry it; \
+             base64-encode binary data",
+        ));
+    }
+    Ok(())
 }
 
 /// The read cache's key of a version (`None`: the current one).
