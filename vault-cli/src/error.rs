@@ -156,6 +156,23 @@ impl StdError for CliError {
     }
 }
 
+impl CliError {
+    /// True when this is (caused by) a closed output pipe: the reader
+    /// stopped early (`vault ... | head`), which is a normal end.
+    pub fn is_broken_pipe(&self) -> bool {
+        let mut cause: Option<&(dyn StdError + 'static)> = self.source();
+        while let Some(c) = cause {
+            if c.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return true;
+            }
+            cause = c.source();
+        }
+        false
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::new("I/O error").source(e)

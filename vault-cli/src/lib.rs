@@ -67,6 +67,10 @@ pub fn main() -> ExitCode {
 }
 
 fn fail(e: &CliError) -> ExitCode {
+    // `vault ... | head`: the reader has what it wanted; say nothing.
+    if e.is_broken_pipe() {
+        return ExitCode::from(exit::OK);
+    }
     let mut err = std::io::stderr().lock();
     e.report(&mut err, output::stderr_color());
     ExitCode::from(e.exit_code())

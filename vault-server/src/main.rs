@@ -45,6 +45,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Started bare: say how to start it rather than which key is missing.
+    let bare = cli.config.is_none() && !cli.dev;
+    let hint = move || {
+        if bare {
+            eprintln!(
+                "hint: no --config given. For a laptop: `vault-server --dev` (plain HTTP on \
+                 loopback, self-unsealing); for a real deployment: `vault-server --config \
+                 vault.toml` (docs/operations.md, docs/configuration.md)"
+            );
+        }
+    };
     let opts = Options {
         config: cli.config,
         dev: cli.dev,
@@ -59,6 +70,7 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("error: {e}");
+                hint();
                 ExitCode::from(2)
             }
         };
@@ -78,6 +90,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            if e.starts_with("invalid configuration") {
+                hint();
+            }
             ExitCode::FAILURE
         }
     }

@@ -282,3 +282,32 @@ fn https_server_needs_the_ca_from_vault_cacert_or_cacert() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_is_no_crash() {
+    // Exactly the reported input: `vault completion bash | head -5`.
+    let o = std::process::Command::new("bash")
+        .args([
+            "-c",
+            "set -o pipefail; \"$0\" completion bash | head -5 >/dev/null",
+        ])
+        .arg(vault_tests::cli_bin())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn a_bare_server_says_how_to_start_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(vault_tests::server_bin())
+        .current_dir(tmp.path())
+        .env_remove("VAULT_SERVER_TLS_CERT")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--dev") && err.contains("--config"), "{err}");
+}
