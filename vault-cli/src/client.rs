@@ -266,36 +266,71 @@ pub fn api_error(status: u16, body: &str) -> CliError {
     e
 }
 
+/// The hint for an error, chosen by its stable code (true for that cause),
+/// falling back on the HTTP status only for codes without their own.
 fn hint_for(status: u16, code: &str) -> Option<&'static str> {
-    if code.contains("sealed") {
-        return Some("the server is sealed: an operator must run `vault operator unseal`");
-    }
-    if code.contains("integrity") {
-        return Some(
-            "stored data failed its integrity check (tampering or corruption); nothing was decrypted. Tell your vault operator and quote the request id",
-        );
-    }
-    if code.contains("not_initialized") || code.contains("uninitialized") {
-        return Some("the server has not been initialized: run `vault operator init`");
-    }
-    match status {
-        401 => {
-            Some("not authenticated or the session expired: run `vault login` (or set VAULT_TOKEN)")
+    let token_from_env = std::env::var_os("VAULT_TOKEN").is_some_and(|v| !v.is_empty());
+    Some(match code {
+        "vault.sealed" | "sys.sealed" => {
+            "the server is sealed: an operator must run `vault operator unseal`"
         }
-        403 => Some("your token may not do this here: ask an admin for access to this scope"),
-        404 => Some(
-            "check the names: `vault projects list`, `vault envs list -p PROJECT`, `vault secrets list`",
-        ),
-        409 => Some("someone changed it meanwhile (or it already exists): re-read and retry"),
-        429 => Some("rate limited: wait a moment and retry"),
-        503 => {
-            Some("the server is unavailable (sealed or starting): check `vault operator status`")
+        "vault.not_initialized" | "sys.not_initialized" => {
+            "the server is not initialized: run `vault operator init`"
         }
-        500..=599 => {
-            Some("server error: the operator can find details in the server log by request id")
+        "sys.already_initialized" => {
+            "the server is already initialized: unseal it with `vault operator unseal`"
         }
-        _ => None,
-    }
+        c if c.contains("integrity") => {
+            "stored data failed its integrity check (tampering or corruption); nothing was decrypted. Tell your vault operator and quote the request id"
+        }
+        "secret.cas_mismatch" => {
+            "someone wrote a newer version meanwhile: re-read it and retry with the new --cas"
+        }
+        "secret.in_trash" => {
+            "it is in the trash: `vault secrets restore NAME`, or `vault secrets purge NAME --yes` to write it anew"
+        }
+        "project.exists" | "environment.exists" | "user.exists" | "role.exists"
+        | "binding.exists" | "store.conflict" => "it exists already: use it, or pick another name",
+        "keys.lifecycle" => {
+            "a key version is retired only when no data uses it (`vault keys rewrap`), and destroyed only once retired: see `vault keys status`"
+        }
+        "auth.invalid_credentials" => "wrong username or password, or the account is disabled",
+        "auth.required" => "no token: run `vault login`, or set VAULT_TOKEN",
+        "auth.invalid_token" if token_from_env => {
+            "VAULT_TOKEN is set but the server does not accept it (revoked or mistyped): fix it, or unset it to use your `vault login` session"
+        }
+        "auth.invalid_token" => "the stored token is no longer valid: run `vault login`",
+        "auth.session_expired" => "your session has ended: run `vault login`",
+        "auth.token_expired" => {
+            "this token has expired: create a new one (`vault tokens create ...`), or log in"
+        }
+        "auth.network_not_allowed" => {
+            "this service token may only be used from its networks: run from there, or create a token for this network"
+        }
+        "user.not_found" => "check the name: `vault users list`",
+        "token.not_found" => "check the id: `vault tokens list`",
+        "role.unknown" | "role.not_found" => "check the role: `vault access roles`",
+        "binding.not_found" => "check the id: `vault access list`",
+        "session.not_found" => "check the id: `vault sessions list`",
+        "access.denied" => {
+            "your credential may not do this here: ask an admin for access (see `vault whoami`)"
+        }
+        "auth.throttled" | "sys.unseal_throttled" | "request.quota_exceeded" => {
+            "too many attempts or requests: wait as the message says, then retry"
+        }
+        _ => match status {
+            401 => "not authenticated: run `vault login` (or set VAULT_TOKEN)",
+            403 => "your credential may not do this here: ask an admin for access",
+            404 => {
+                "check the names: `vault projects list`, `vault envs list -p PROJECT`, `vault secrets list`"
+            }
+            503 => "the server is unavailable: check `vault operator status`",
+            500..=599 => {
+                "server error: the operator can find details in the server log by request id"
+            }
+            _ => return None,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -351,6 +386,24 @@ mod tests {
             r#"{"error":{"code":"sys.sealed","message":"sealed","request_id":"r"}}"#,
         );
         assert!(e.hint_text().unwrap().contains("unseal"));
+        // Hints follow the code, not the status.
+        let hint = |status, code: &str| {
+            let body = format!(r#"{{"error":{{"code":"{code}","message":"m","request_id":"r"}}}}"#);
+            api_error(status, &body)
+                .hint_text()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(hint(409, "secret.cas_mismatch").contains("re-read"));
+        assert!(!hint(409, "project.exists").contains("re-read"));
+        assert!(hint(409, "secret.in_trash").contains("restore"));
+        assert!(hint(409, "keys.lifecycle").contains("rewrap"));
+        assert!(hint(409, "sys.already_initialized").contains("unseal"));
+        assert!(!hint(401, "auth.invalid_credentials").contains("vault login"));
+        assert!(hint(401, "auth.token_expired").contains("create a new one"));
+        assert!(hint(404, "user.not_found").contains("vault users list"));
+        assert!(hint(404, "token.not_found").contains("vault tokens list"));
+        assert!(hint(503, "vault.not_initialized").contains("operator init"));
         let e = api_error(502, "<html>bad gateway</html>");
         assert!(e.message().contains("HTTP 502"));
     }

@@ -311,3 +311,19 @@ fn a_bare_server_says_how_to_start_it() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--dev") && err.contains("--config"), "{err}");
 }
+
+#[test]
+fn an_uninitialized_server_says_init_not_unseal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndanger_plain_http_loopback = true\ndata_dir = \"{}\"\n",
+        dir.display()
+    );
+    let s = Server::with_config(&config, &dir);
+    let o = run(&s, &["projects", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("vault operator init"), "{err}");
+    assert!(!err.contains("unseal"), "{err}");
+}

@@ -20,8 +20,14 @@ fn shamir_init_unseal_restart_data_intact() {
     assert_eq!(h.json["initialized"], false);
     assert_eq!(h.json["sealed"], true);
 
-    // Before init, secret routes are refused as sealed.
-    assert_eq!(anon.get("/v1/projects").code(), "vault.sealed");
+    // Before init, secret routes are refused, saying what to do.
+    let r = anon.get("/v1/projects");
+    assert_eq!(
+        (r.status, r.code()),
+        (503, "vault.not_initialized"),
+        "{r:?}"
+    );
+    assert!(r.text.contains("vault operator init"), "{r:?}");
 
     let init = anon.post(
         "/v1/sys/init",

@@ -182,7 +182,16 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
     let method = req.method().clone();
 
     let mut resp = if f.vault.sealed() && !OPEN_WHILE_SEALED.contains(&path.as_str()) {
-        ApiError::new(Error::sealed(), &rid).into_response()
+        let err = if f.vault.initialized() {
+            Error::sealed()
+        } else {
+            Error::new(
+                crate::service::Kind::Sealed,
+                "vault.not_initialized",
+                "the vault is not initialized: run `vault operator init`",
+            )
+        };
+        ApiError::new(err, &rid).into_response()
     } else {
         match tokio::time::timeout(f.config.request_timeout, next.run(req)).await {
             Ok(r) => r,
