@@ -335,6 +335,7 @@ impl Settings {
         self.project.as_ref().ok_or_else(|| {
             CliError::new("no project given")
                 .hint("pass -p PROJECT, set VAULT_PROJECT, or put `project` in .vault.toml")
+                .code(crate::error::exit::USAGE)
         })
     }
 
@@ -343,6 +344,7 @@ impl Settings {
         self.environment.as_ref().ok_or_else(|| {
             CliError::new("no environment given")
                 .hint("pass -e ENV, set VAULT_ENV, or put `environment` in .vault.toml")
+                .code(crate::error::exit::USAGE)
         })
     }
 

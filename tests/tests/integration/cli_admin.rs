@@ -327,3 +327,32 @@ fn an_uninitialized_server_says_init_not_unseal() {
     assert!(err.contains("vault operator init"), "{err}");
     assert!(!err.contains("unseal"), "{err}");
 }
+
+#[test]
+fn usage_errors_exit_2() {
+    let s = Server::dev();
+    let tmp = tempfile::tempdir().unwrap();
+    // No project anywhere (no flag, no VAULT_PROJECT, no .vault.toml).
+    let o = vault_tests::cli::vault(&s)
+        .current_dir(tmp.path())
+        .args(["secrets", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no project given"), "{}", stderr(&o));
+    let o = run(
+        &s,
+        &[
+            "tokens",
+            "create",
+            "--scope",
+            "a/b",
+            "--actions",
+            "read",
+            "--ttl",
+            "5x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a duration"), "{}", stderr(&o));
+}

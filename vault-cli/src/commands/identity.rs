@@ -33,6 +33,7 @@ pub fn parse_duration(s: &str) -> CliResult<i64> {
     let bad = || {
         CliError::new(format!("{s:?} is not a duration"))
             .hint("use a number with a unit: 30s, 15m, 12h, 30d")
+            .code(crate::error::exit::USAGE)
     };
     let s = s.trim();
     let split = s.len().checked_sub(1).ok_or_else(bad)?;
