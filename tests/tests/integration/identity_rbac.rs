@@ -302,3 +302,61 @@ fn no_escalation_through_custom_roles_and_admins_are_guarded() {
     let audit = admin.get("/v1/audit?action=role.create").text;
     assert!(audit.contains("access.escalation"), "{audit}");
 }
+
+#[test]
+fn a_grant_on_a_scope_that_does_not_exist_is_refused() {
+    let s = server();
+    let admin = s.client();
+    admin.setup("payments", "prod");
+    user(&admin, "bob");
+    // `prd` for `prod`: refused, and nothing waits for `prd` to appear.
+    let r = admin.post(
+        "/v1/bindings",
+        json!({ "user": "bob", "role": "developer", "scope": "payments/prd" }),
+    );
+    refused(&r, 400, "access.unknown_scope");
+    assert!(r.text.contains("payments/prd"), "{r:?}");
+    let r = admin.post(
+        "/v1/bindings",
+        json!({ "user": "bob", "role": "developer", "scope": "paymnts/*" }),
+    );
+    refused(&r, 400, "access.unknown_scope");
+    assert!(
+        admin.get("/v1/bindings?user=bob").json["bindings"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Patterns, existing scopes, and an explicit allow_future are fine.
+    for (scope, future) in [
+        ("*/prod", false),
+        ("payments/prod", false),
+        ("payments/staging", true),
+    ] {
+        let r = admin.post(
+            "/v1/bindings",
+            json!({ "user": "bob", "role": "reader", "scope": scope, "allow_future": future }),
+        );
+        assert_eq!(r.status, 201, "{scope}: {r:?}");
+    }
+    // The CLI says so too.
+    let o = vault_tests::cli::run(
+        &s,
+        &[
+            "access",
+            "grant",
+            "--user",
+            "bob",
+            "--role",
+            "developer",
+            "--scope",
+            "payments/prd",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        vault_tests::cli::stderr(&o).contains("allow-future"),
+        "{}",
+        vault_tests::cli::stderr(&o)
+    );
+}

@@ -106,6 +106,10 @@ Examples:
         /// PROJECT/ENV pattern (`*` for either side)
         #[arg(long)]
         scope: String,
+        /// Grant on a project or environment that does not exist yet
+        /// (otherwise refused, so a typo cannot wait silently)
+        #[arg(long)]
+        allow_future: bool,
     },
     /// Remove a binding (by id, see `vault access list`)
     Revoke {

@@ -264,11 +264,21 @@ fn enc(s: &str) -> String {
 pub fn access(cmd: AccessCommand, ctx: &Ctx) -> CliResult<u8> {
     let (_, client) = ctx.connect(None, None)?;
     match cmd {
-        AccessCommand::Grant { user, role, scope } => {
+        AccessCommand::Grant {
+            user,
+            role,
+            scope,
+            allow_future,
+        } => {
             let b: Binding = client.send(
                 Method::POST,
                 "/v1/bindings",
-                &CreateBinding { user, role, scope },
+                &CreateBinding {
+                    user,
+                    role,
+                    scope,
+                    allow_future,
+                },
             )?;
             output::note(&format!(
                 "granted {} on {} to {} (binding {}; their sessions ended)",

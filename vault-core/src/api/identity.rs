@@ -226,6 +226,11 @@ pub struct CreateBinding {
     pub role: String,
     /// Scope pattern (`payments/*`, `*/dev`, `*`).
     pub scope: String,
+    /// Allow an exact scope naming a project or environment that does not
+    /// exist yet (it takes effect once created). Without it such a scope is
+    /// refused, so a typo (`payments/prd`) cannot wait silently.
+    #[serde(default)]
+    pub allow_future: bool,
 }
 
 /// A session (never its secret).

@@ -361,7 +361,12 @@ pub const SCHEMAS: &[(&str, &[(&str, &str)])] = &[
     ("BindingList", &[("bindings", "[]Binding")]),
     (
         "CreateBinding",
-        &[("user", "string"), ("role", "string"), ("scope", "string")],
+        &[
+            ("user", "string"),
+            ("role", "string"),
+            ("scope", "string"),
+            ("allow_future", "boolean"),
+        ],
     ),
     (
         "Session",

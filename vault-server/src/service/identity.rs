@@ -124,6 +124,37 @@ fn holds_on(p: &Principal, perm: Permission, scope: &Scope) -> bool {
     p.grants().is_none_or(|g| auth::grants_hold(g, perm, scope))
 }
 
+/// Refuses an exact scope whose project or environment does not exist
+/// (inside the writer's transaction, so the check holds at the commit).
+/// Patterns (`*`) are fine; so is anything with `allow_future`.
+fn require_existing_scope(w: &dyn Writer, sc: &Scope, allow_future: bool) -> Result<()> {
+    use vault_core::access::Part;
+    if allow_future {
+        return Ok(());
+    }
+    let Part::Exact(project) = &sc.project else {
+        return Ok(());
+    };
+    let missing = |what: String| {
+        Error::bad(
+            "access.unknown_scope",
+            format!(
+                "{what} does not exist: check the name (`vault projects list`, `vault envs list`), \
+                 use a pattern, or pass --allow-future to grant it ahead of its creation"
+            ),
+        )
+    };
+    let Some(p) = w.project(project.as_str())? else {
+        return Err(missing(format!("project {project}")));
+    };
+    if let Part::Exact(env) = &sc.environment
+        && w.environment(p.id, env.as_str())?.is_none()
+    {
+        return Err(missing(format!("environment {project}/{env}")));
+    }
+    Ok(())
+}
+
 /// Whether `p` is an administrator: a root token, or a holder of the
 /// built-in `admin` role.
 fn is_admin(p: &Principal) -> bool {
@@ -1056,6 +1087,7 @@ impl Vault {
             created_at: self.clock().now(),
         };
         let now = row.created_at;
+        let (sc_check, allow_future) = (sc.clone(), req.allow_future);
         let detail = Some(format!(
             "role={} scope={}; sessions revoked",
             row.role, row.scope
@@ -1067,6 +1099,7 @@ impl Vault {
             &resource,
             detail,
             move |w| {
+                require_existing_scope(w, &sc_check, allow_future)?;
                 let u = w
                     .user_by_name(&row.username)?
                     .ok_or_else(|| user_not_found(&row.username))?;
