@@ -356,3 +356,23 @@ fn usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not a duration"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_failing_dev_server_script_fails_the_eval_with_a_reason() {
+    // The README runs `eval "$(./scripts/dev-server)"`: a failure must print
+    // why and make the eval fail, not leave a shell without VAULT_ADDR.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/dev-server");
+    let o = std::process::Command::new("bash")
+        .args(["-c", "eval \"$(\"$0\")\"; echo \"rc=$?\""])
+        .arg(&script)
+        .env("VAULT_DEV_PORT", "not-a-port")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(out.contains("rc=1"), "{out}");
+    assert!(
+        err.contains("did not start") && err.contains("not a port number"),
+        "{err}"
+    );
+}
