@@ -403,16 +403,21 @@ Examples:
         /// Only write names that do not exist yet
         #[arg(long)]
         skip_existing: bool,
+        /// When the file defines a name twice: which line wins (otherwise
+        /// the import is refused, naming both lines)
+        #[arg(long, value_enum, value_name = "WHICH")]
+        on_duplicate: Option<Duplicate>,
         /// Output.
         #[command(flatten)]
         output: Output,
     },
-    /// Print every secret of an environment (dotenv, JSON or shell)
+    /// Print every secret of an environment (dotenv, JSON, shell or Docker env file)
     #[command(after_long_help = "\
 Examples:
   vault secrets export -p payments -e dev > .env.local     # dotenv
   vault secrets export --format json -p payments -e dev
   eval \"$(vault secrets export --format shell -p payments -e dev)\"
+  vault secrets export --format docker -o app.env -p payments -e dev && docker run --env-file app.env IMAGE
   vault secrets export -o secrets.env -p payments -e dev   # file created 0600")]
     Export {
         /// Where.
@@ -477,6 +482,15 @@ pub enum EnvsCommand {
         #[command(flatten)]
         output: Output,
     },
+}
+
+/// Which definition of a name defined twice in an imported file wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Duplicate {
+    /// The first line that defines it.
+    First,
+    /// The last line that defines it.
+    Last,
 }
 
 /// `vault operator ...`.

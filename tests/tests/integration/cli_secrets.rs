@@ -129,3 +129,87 @@ fn export_then_import_round_trips() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["MULTI"], "line1\nline2\n");
 }
+
+fn import_file(s: &Server, text: &str, extra: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("in.env");
+    std::fs::write(&f, text).unwrap();
+    vault(s)
+        .args([
+            "secrets", "import", "-p", "demo", "-e", "dev", "--format", "json",
+        ])
+        .arg(&f)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn import_is_exact_refuses_duplicates_and_skips_unchanged() {
+    let s = Server::dev();
+    s.client().setup("demo", "dev");
+    // A value starting with `#` is a value, not a comment.
+    let o = import_file(&s, "DB_PASS=#Hunter2xyz\nAPI=\"a\r\nb\"\r\n", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = s.client();
+    assert_eq!(
+        c.read("demo", "dev", "DB_PASS").json["value"],
+        "#Hunter2xyz"
+    );
+    assert_eq!(c.read("demo", "dev", "API").json["value"], "a\nb");
+    // The same file again: nothing is written.
+    let o = import_file(&s, "DB_PASS=#Hunter2xyz\nAPI=\"a\r\nb\"\r\n", &[]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["written"], serde_json::json!([]), "{report}");
+    assert_eq!(report["unchanged"], serde_json::json!(["DB_PASS", "API"]));
+    assert_eq!(c.read("demo", "dev", "DB_PASS").json["version"], 1);
+    // A name defined twice: refused, naming both lines, nothing written...
+    let twice = "X=first\nY=1\nX=second\n";
+    let o = import_file(&s, twice, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("line 1 and line 3"), "{}", stderr(&o));
+    assert_eq!(c.read("demo", "dev", "Y").status, 404);
+    // ...unless a flag says which line wins, and the report says so.
+    let o = import_file(&s, twice, &["--on-duplicate", "last"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(c.read("demo", "dev", "X").json["value"], "second");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["duplicates_overridden"], serde_json::json!(["X"]));
+    // A malformed line: where, and what was expected; never its text.
+    let o = import_file(&s, "OK=1\nghp_notanassignment123\n", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 2, column") && err.contains("expected `=`"),
+        "{err}"
+    );
+    assert!(!err.contains("ghp_"), "{err}");
+}
+
+#[test]
+fn docker_export_writes_or_refuses_whole() {
+    let s = Server::dev();
+    seed(&s, "demo", "dev", &[("A", "it's `x` $y")]);
+    let o = run(
+        &s,
+        &[
+            "secrets", "export", "-p", "demo", "-e", "dev", "--format", "docker",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "A=it's `x` $y\n");
+    s.client().write("demo", "dev", "B", "two\nlines");
+    let o = run(
+        &s,
+        &[
+            "secrets", "export", "-p", "demo", "-e", "dev", "--format", "docker",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).is_empty(), "nothing half-written");
+    assert!(
+        stderr(&o).contains("B") && !stderr(&o).contains("lines"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -251,18 +251,23 @@ pub fn run(cmd: SecretsCommand, ctx: &Ctx) -> CliResult<u8> {
         SecretsCommand::Import {
             file,
             skip_existing,
+            on_duplicate,
             output,
             ..
-        } => import(&env, &file, skip_existing, output.format),
+        } => import(&env, &file, skip_existing, on_duplicate, output.format),
         SecretsCommand::Export { format, output, .. } => {
             let b: Bundle = env.client.get(&crate::run::bundle_path(
                 project.as_str(),
                 environment.as_str(),
             ))?;
-            let text = Zeroizing::new(dotenv::render(
-                b.secrets.iter().map(|(k, v)| (k.as_str(), v)),
-                format,
-            ));
+            let text = Zeroizing::new(
+                dotenv::render(b.secrets.iter().map(|(k, v)| (k.as_str(), v)), format).map_err(
+                    |e| {
+                        CliError::new(e.to_string())
+                            .hint("use --format dotenv or json, or pass the value as a file")
+                    },
+                )?,
+            );
             match output {
                 None => {
                     let mut out = std::io::stdout().lock();
@@ -297,6 +302,7 @@ fn import(
     env: &Env<'_>,
     file: &std::path::Path,
     skip_existing: bool,
+    on_duplicate: Option<crate::cli::Duplicate>,
     format: Format,
 ) -> CliResult<u8> {
     let mut text = Zeroizing::new(String::new());
@@ -318,9 +324,28 @@ fn import(
         .source(e)
         .hint("see `vault secrets import --help` for the accepted syntax")
     })?;
+    let (entries, overridden) = settle_duplicates(entries, on_duplicate, &shown)?;
+    // Values as they are now, so an unchanged one is not written again (a
+    // caller who may not read them just writes everything).
+    let current: std::collections::BTreeMap<String, vault_core::secret::SecretText> = env
+        .client
+        .get::<Bundle>(&crate::run::bundle_path(
+            env.project.as_str(),
+            env.environment.as_str(),
+        ))
+        .map(|b| b.secrets)
+        .unwrap_or_default();
     let mut written = Vec::new();
     let mut skipped = Vec::new();
+    let mut unchanged = Vec::new();
     for entry in entries {
+        if current
+            .get(entry.name.as_str())
+            .is_some_and(|v| v.expose_secret() == entry.value.expose_secret())
+        {
+            unchanged.push(entry.name.to_string());
+            continue;
+        }
         let body = WriteSecret {
             value: entry.value,
             cas: skip_existing.then_some(0),
@@ -344,20 +369,68 @@ fn import(
         }
     }
     if format == Format::Json {
-        output::json(&serde_json::json!({ "written": written, "skipped": skipped }))?;
+        output::json(&serde_json::json!({
+            "written": written,
+            "skipped": skipped,
+            "unchanged": unchanged,
+            "duplicates_overridden": overridden,
+        }))?;
     } else {
-        output::note(&format!(
-            "imported {} secret(s) into {}{}",
-            written.len(),
-            env.scope(),
-            if skipped.is_empty() {
+        let list = |what: &str, names: &[String]| {
+            if names.is_empty() {
                 String::new()
             } else {
-                format!("; skipped existing: {}", skipped.join(", "))
+                format!("; {what}: {}", names.join(", "))
             }
+        };
+        output::note(&format!(
+            "imported {} secret(s) into {}{}{}{}",
+            written.len(),
+            env.scope(),
+            list("unchanged (not written again)", &unchanged),
+            list("skipped existing", &skipped),
+            list("defined twice, other line ignored", &overridden),
         ));
     }
     Ok(0)
+}
+
+/// Refuses a file that defines a name twice, naming both lines, unless
+/// `which` says which line wins; the entries to import and the names whose
+/// other definition was ignored.
+fn settle_duplicates(
+    entries: Vec<dotenv::Entry>,
+    which: Option<crate::cli::Duplicate>,
+    shown: &str,
+) -> CliResult<(Vec<dotenv::Entry>, Vec<String>)> {
+    use crate::cli::Duplicate;
+    let mut first_line: std::collections::HashMap<String, usize> = Default::default();
+    let mut keep: Vec<dotenv::Entry> = Vec::with_capacity(entries.len());
+    let mut overridden = Vec::new();
+    for e in entries {
+        let name = e.name.to_string();
+        match (first_line.get(&name).copied(), which) {
+            (None, _) => {
+                first_line.insert(name, e.line);
+                keep.push(e);
+            }
+            (Some(first), None) => {
+                return Err(CliError::new(format!(
+                    "{shown} defines {name} twice (line {first} and line {}); nothing was imported",
+                    e.line
+                ))
+                .hint("keep one of them, or pass --on-duplicate first|last")
+                .code(crate::error::exit::USAGE));
+            }
+            (Some(_), Some(Duplicate::First)) => overridden.push(name),
+            (Some(_), Some(Duplicate::Last)) => {
+                keep.retain(|k| k.name.as_str() != name);
+                overridden.push(name);
+                keep.push(e);
+            }
+        }
+    }
+    Ok((keep, overridden))
 }
 
 fn is_conflict(e: &CliError) -> bool {
