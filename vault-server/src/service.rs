@@ -451,7 +451,7 @@ impl Vault {
         resource: &str,
     ) -> Error {
         let (p, err) = match auth {
-            Ok(p) => (Some(p), Error::forbidden()),
+            Ok(p) => (Some(p), Error::forbidden_needing(action, resource)),
             Err(e) => (None, e),
         };
         self.audit_refusal(ctx, p.as_ref(), action.as_str(), resource, err)

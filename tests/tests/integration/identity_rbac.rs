@@ -360,3 +360,36 @@ fn a_grant_on_a_scope_that_does_not_exist_is_refused() {
         vault_tests::cli::stderr(&o)
     );
 }
+
+#[test]
+fn a_refusal_names_what_is_missing() {
+    let s = server();
+    let admin = s.client();
+    admin.setup("payments", "prod");
+    let rita = member(&s, "rita", "reader", "payments/prod");
+    let r = rita.put(
+        "/v1/projects/payments/environments/prod/secrets/K",
+        json!({ "value": "x" }),
+    );
+    refused(&r, 403, "access.denied");
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("secrets.write on payments/prod"),
+        "{r:?}"
+    );
+    let r = rita.get("/v1/users");
+    refused(&r, 403, "access.denied");
+    assert!(
+        r.text.contains("users.manage (a global permission)"),
+        "{r:?}"
+    );
+    // The same answer whether the target exists or not.
+    let a = rita.put(
+        "/v1/projects/nope/environments/x/secrets/K",
+        json!({ "value": "x" }),
+    );
+    refused(&a, 403, "access.denied");
+    assert!(a.text.contains("secrets.write on nope/x"), "{a:?}");
+}

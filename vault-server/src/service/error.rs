@@ -105,6 +105,25 @@ impl Error {
         )
     }
 
+    /// Refused by access control, naming what was missing: the permission
+    /// and the scope the caller asked about (a global permission says so).
+    /// It names only what the caller sent, so it reveals nothing about
+    /// whether the resource exists.
+    pub fn forbidden_needing(action: crate::service::Action, resource: &str) -> Self {
+        let message = match action.permission() {
+            Some(perm) if perm.is_global() => {
+                format!("this needs {} (a global permission)", perm.as_str())
+            }
+            Some(perm) => {
+                let scope = resource.strip_suffix("/*").unwrap_or(resource);
+                let scope = scope.split('/').take(2).collect::<Vec<_>>().join("/");
+                format!("this needs {} on {scope}", perm.as_str())
+            }
+            None => "you may not do this to this resource".to_owned(),
+        };
+        Self::new(Kind::Forbidden, "access.denied", message)
+    }
+
     /// Refused by access control.
     pub fn forbidden() -> Self {
         Self::new(

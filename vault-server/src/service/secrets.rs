@@ -524,11 +524,20 @@ impl Vault {
         nv: NewVersion,
     ) -> Result<SecretMeta> {
         let u = self.unsealed()?;
-        let ring = self.keyring(&u, p).await?;
+        let resource = format!("{p}/{e}/{n}");
+        let ring = match self.keyring(&u, p).await {
+            Ok(r) => r,
+            Err(err) if err.kind == super::Kind::NotFound => {
+                // Decide first: a caller who may not write here must not
+                // learn whether the project exists.
+                self.authorize(ctx, Action::SecretWrite, &resource).await?;
+                return Err(err);
+            }
+            Err(err) => return Err(err),
+        };
         let now = self.clock().now();
         let policy = self.settings().rotation;
         let (p2, e2, n2) = (p.clone(), e.clone(), n.clone());
-        let resource = format!("{p}/{e}/{n}");
         let (meta, due) = self
             .audited_write(ctx, Action::SecretWrite, &resource, move |w, who| {
                 write_in(w, &u, ring, &p2, &e2, &n2, nv, &who.actor(), now, policy)
