@@ -63,9 +63,24 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir,
     };
     if let Some(Command::CheckConfig) = cli.command {
-        return match load_config(&opts) {
-            Ok(_) => {
-                eprintln!("configuration OK");
+        // The TLS files too: a missing, swapped or mismatched certificate and
+        // key must fail here, not at the first client.
+        let checked = load_config(&opts).and_then(|(cfg, tmp)| {
+            if let (Some(cert), Some(key)) = (&cfg.server.tls_cert, &cfg.server.tls_key) {
+                vault_server::http::serve::load_tls(cert, key)?;
+            }
+            Ok((cfg, tmp))
+        });
+        return match checked {
+            Ok((cfg, _)) => {
+                eprintln!(
+                    "configuration OK{}",
+                    if cfg.server.tls_cert.is_some() {
+                        " (TLS certificate and key load and match)"
+                    } else {
+                        ""
+                    }
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -82,3 +82,45 @@ fn check_config_refuses_plain_http_off_loopback() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
 }
+
+#[test]
+fn check_config_loads_the_tls_certificate_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = vault_tests::self_signed_cert(tmp.path());
+    let other = tempfile::tempdir().unwrap();
+    let (_, other_key) = vault_tests::self_signed_cert(other.path());
+    let check = |cert: &std::path::Path, key: &std::path::Path| {
+        let cfg = tmp.path().join("vault.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:8200\"\ndata_dir = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                tmp.path().join("data").display(),
+                cert.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new(server_bin())
+            .arg("check-config")
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = check(&cert, &key);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("TLS certificate and key"), "{err}");
+    let (code, err) = check(&tmp.path().join("missing.pem"), &key);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("missing.pem"), "{err}");
+    let (code, err) = check(&key, &cert);
+    assert_eq!(code, Some(2), "swapped files: {err}");
+    let (code, err) = check(&cert, &other_key);
+    assert_eq!(code, Some(2), "a key of another certificate: {err}");
+    assert!(err.contains("mismatch"), "{err}");
+}
