@@ -576,3 +576,22 @@ fn a_scope_the_token_may_not_read_fails_closed() {
         .unwrap();
     assert_eq!(stdout(&o), "other-value|absent", "{}", stderr(&o));
 }
+
+#[test]
+fn an_environment_too_large_for_the_kernel_is_named_with_its_size() {
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("big", "dev");
+    // 40 values of about 60 KB: more than the kernel's limit for exec.
+    let value = "v".repeat(60_000);
+    for i in 0..40 {
+        c.write("big", "dev", &format!("BIG_{i:02}"), &value);
+    }
+    let o = vault_tests::cli::run(&s, &["run", "-p", "big", "-e", "dev", "--", "true"]);
+    let err = stderr(&o);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("environment is too large"), "{err}");
+    assert!(err.contains("bytes in") && err.contains("--only"), "{err}");
+    assert!(!err.contains("chmod"), "{err}");
+    assert!(!err.contains(&value[..100]), "never a value");
+}

@@ -35,13 +35,61 @@ pub fn command(target: &Target, env: &[(OsString, OsString)]) -> Command {
 /// shell-style exit code (127 not found, 126 not executable).
 pub fn exec(target: &Target, env: &[(OsString, OsString)]) -> CliError {
     let e = command(target, env).exec();
-    exec_error(&target.program, e)
+    exec_error_env(&target.program, e, env.iter().cloned())
 }
 
-/// The error for a command that could not be executed.
+/// `E2BIG`: the kernel refused the environment (with the arguments) as too
+/// large. Says how large it is against the limits, never a value.
+fn too_big(
+    program: &str,
+    e: std::io::Error,
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+    code: u8,
+) -> CliError {
+    let (mut total, mut count, mut largest) = (0usize, 0usize, (0usize, String::new()));
+    for (k, v) in env {
+        let n = k.len() + v.len() + 2;
+        total += n;
+        count += 1;
+        if n > largest.0 {
+            largest = (n, k.to_string_lossy().into_owned());
+        }
+    }
+    // Linux: one string at most 32 pages (MAX_ARG_STRLEN, 128 KiB); all of
+    // them together at most a quarter of the stack limit (ARG_MAX).
+    let arg_max = rustix::process::getrlimit(rustix::process::Resource::Stack)
+        .current
+        .map_or(2 * 1024 * 1024, |stack| {
+            usize::try_from(stack / 4).unwrap_or(usize::MAX)
+        });
+    CliError::new(format!(
+        "cannot start {program}: the environment is too large for the kernel \
+         ({total} bytes in {count} variables; the largest, {}, is {} bytes; limits: {} bytes \
+         for one variable, about {arg_max} for all arguments and variables)",
+        largest.1, largest.0, 128 * 1024
+    ))
+    .source(e)
+    .hint("pass fewer secrets with --only NAME,...; keep large values (certificates, keys) in files and pass their paths")
+    .code(code)
+}
+
+/// The error for a command that could not be executed (with this
+/// process's environment; see [`exec_error_env`]).
 pub fn exec_error(program: &std::ffi::OsStr, e: std::io::Error) -> CliError {
+    exec_error_env(program, e, std::env::vars_os())
+}
+
+/// The error for a command that could not be executed with `env`.
+pub fn exec_error_env(
+    program: &std::ffi::OsStr,
+    e: std::io::Error,
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> CliError {
     let code = status::from_spawn_error(&e);
     let shown = program.to_string_lossy();
+    if e.raw_os_error() == Some(rustix::io::Errno::TOOBIG.raw_os_error()) {
+        return too_big(&shown, e, env, code);
+    }
     let (msg, hint) = if code == exit::NOT_FOUND {
         (
             format!("command not found: {shown}"),

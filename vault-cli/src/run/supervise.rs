@@ -33,7 +33,7 @@ use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIG
 use signal_hook::iterator::Signals;
 
 use crate::error::{CliError, CliResult};
-use crate::run::exec::{SHIM_ARG, Target, exec_error};
+use crate::run::exec::{SHIM_ARG, Target, exec_error_env};
 use crate::run::status;
 
 /// Signals forwarded to the child's process group.
@@ -99,7 +99,9 @@ pub fn run(target: &Target, env: &[(OsString, OsString)]) -> CliResult<u8> {
         .env_clear()
         .envs(env.iter().cloned());
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let child = cmd.spawn().map_err(|e| exec_error(&target.program, e))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| exec_error_env(&target.program, e, env.iter().cloned()))?;
     let pid = Pid::from_child(&child);
     let ours = rustix::process::getpgrp();
     if terminal {
