@@ -17,7 +17,8 @@ use crate::output::Format;
 
 pub mod identity;
 pub use identity::{
-    AccessCommand, EmergencyCommand, LoginArgs, SessionsCommand, TokensCommand, UsersCommand,
+    AccessCommand, EmergencyCommand, LoginArgs, RolesCommand, SessionsCommand, TokensCommand,
+    UsersCommand,
 };
 
 const MAIN_AFTER: &str = "\
@@ -86,6 +87,16 @@ pub enum Command {
     Login(LoginArgs),
     /// Log out: revoke the session on the server and forget the token
     Logout,
+    /// Change your own password (ends every session of yours, this one too)
+    #[command(after_long_help = "\
+Prompts for the current and the new password (twice) on a terminal; piped,
+reads the current password on the first line of stdin and the new one on the
+second. Passwords never go on the command line.
+
+Examples:
+  vault password
+  printf '%s\\n%s\\n' \"$OLD\" \"$NEW\" | vault password")]
+    Password,
     /// Who the current token belongs to, and its roles
     Whoami {
         /// Output format.
@@ -565,6 +576,19 @@ Examples:
         /// Key-file mode: prove with this key file
         #[arg(long, value_name = "PATH")]
         key_file: Option<std::path::PathBuf>,
+        /// Output.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Rotate the root key: rewrap every project key under a new one
+    #[command(after_long_help = "\
+The cost grows with the number of keys, not of secrets. The unseal shares,
+passphrase or key file stay the same.
+
+Examples:
+  vault operator rotate-root
+  vault operator rotate-root --format json")]
+    RotateRoot {
         /// Output.
         #[command(flatten)]
         output: Output,

@@ -145,6 +145,16 @@ impl Client {
         self.call_json(method, path, None)
     }
 
+    /// `method` `path` with a JSON `body`, expecting no answer body (204).
+    pub fn send_empty<B: Serialize>(&self, method: Method, path: &str, body: &B) -> CliResult<()> {
+        let json = Zeroizing::new(
+            serde_json::to_vec(body).map_err(|_| CliError::new("cannot encode the request"))?,
+        );
+        let mut resp = self.raw(method, path, Some(&json))?;
+        self.check(&mut resp)?;
+        Ok(())
+    }
+
     /// `method` `path` without a body, expecting no answer body (204).
     pub fn call_empty(&self, method: Method, path: &str) -> CliResult<()> {
         let mut resp = self.raw(method, path, None)?;

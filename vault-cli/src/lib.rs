@@ -106,6 +106,7 @@ fn dispatch(cli: Cli) -> CliResult<u8> {
         Command::Audit(c) => commands::audit::run(c, &ctx),
         Command::Login(a) => commands::identity::login(&a, &ctx),
         Command::Logout => commands::identity::logout(&ctx),
+        Command::Password => commands::identity::password(&ctx),
         Command::Whoami { output } => commands::identity::whoami(output, &ctx),
         Command::Users(c) => commands::identity::users(c, &ctx),
         Command::Access(c) => commands::identity::access(c, &ctx),

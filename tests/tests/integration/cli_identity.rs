@@ -229,3 +229,64 @@ fn login_whoami_tokens_sessions_logout() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("demo/dev/K"), "{}", stdout(&o));
 }
+
+#[test]
+fn roles_password_and_root_rotation_from_the_cli() {
+    let s = server();
+    let root = s.client();
+    root.setup("app", "dev");
+    // Custom roles: create (with session limits) and delete.
+    let o = run(
+        &s,
+        &[
+            "access",
+            "roles",
+            "create",
+            "deployer",
+            "--actions",
+            "read,list,write",
+            "--session-idle",
+            "15m",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let role: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(role["session_idle_secs"], 900, "{role}");
+    let o = vault_tests::cli::run(&s, &["access", "roles"]);
+    assert!(stdout(&o).contains("deployer"), "{}", stdout(&o));
+    let o = vault_tests::cli::run(&s, &["access", "roles", "delete", "deployer", "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!root.get("/v1/roles").text.contains("deployer"));
+    // Changing one's own password, from two lines of stdin.
+    super::identity_kit::user(&root, "pat");
+    let pat = super::identity_kit::login_resp(&s, "pat", PW);
+    let pat_token = pat.json["token"].as_str().unwrap().to_owned();
+    let mut child = vault_tests::cli::vault(&s)
+        .env("VAULT_TOKEN", &pat_token)
+        .arg("password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(
+        child.stdin.take().unwrap(),
+        "{PW}\nan entirely new horse battery 9"
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("battery"));
+    assert_eq!(
+        super::identity_kit::login_resp(&s, "pat", "an entirely new horse battery 9").status,
+        200
+    );
+    // Rotating the root key.
+    let before = root.get("/v1/keys").json["root_version"].as_u64().unwrap();
+    let o = vault_tests::cli::run(&s, &["operator", "rotate-root", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["version"].as_u64(), Some(before + 1), "{r}");
+}

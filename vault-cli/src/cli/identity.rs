@@ -125,11 +125,49 @@ Examples:
         #[command(flatten)]
         output: Output,
     },
-    /// List roles and their actions
+    /// List roles and their actions; create or delete custom roles
+    #[command(after_long_help = "\
+Examples:
+  vault access roles
+  vault access roles create deployer --actions read,list,write --session-idle 15m
+  vault access roles delete deployer --yes")]
     Roles {
+        /// Create or delete (none: list)
+        #[command(subcommand)]
+        command: Option<RolesCommand>,
         /// Output format.
         #[command(flatten)]
         output: Output,
+    },
+}
+
+/// `vault access roles create|delete`.
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// Create a custom role (you must hold every action you put in it)
+    Create {
+        /// Name: lowercase letters, digits and `-`
+        name: String,
+        /// Actions, comma-separated (`read`, `secrets.write`, `audit.read`, ...)
+        #[arg(long, value_delimiter = ',', required = true)]
+        actions: Vec<String>,
+        /// Longest session of its holders (e.g. 8h)
+        #[arg(long, value_name = "DURATION")]
+        session_absolute: Option<String>,
+        /// Idle timeout of its holders' sessions (e.g. 15m)
+        #[arg(long, value_name = "DURATION")]
+        session_idle: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Delete a custom role: its bindings go, its holders' sessions end
+    Delete {
+        /// Name
+        name: String,
+        /// Confirm
+        #[arg(long)]
+        yes: bool,
     },
 }
 

@@ -6,16 +6,16 @@
 
 use ureq::http::Method;
 use vault_core::api::{
-    Binding, BindingList, CreateBinding, CreateServiceToken, CreateUser, CreatedServiceToken,
-    EmergencyGrant, EmergencyList, LoginRequest, LoginResponse, Offboard, OffboardReport,
-    OpenEmergency, RevokeSessions, Revoked, RoleList, ServiceTokenList, SessionList, User,
-    UserList, WhoAmI,
+    Binding, BindingList, ChangePassword, CreateBinding, CreateRole, CreateServiceToken,
+    CreateUser, CreatedServiceToken, EmergencyGrant, EmergencyList, LoginRequest, LoginResponse,
+    Offboard, OffboardReport, OpenEmergency, RevokeSessions, Revoked, RoleInfo, RoleList,
+    ServiceTokenList, SessionList, User, UserList, WhoAmI,
 };
 use vault_core::clock::{Clock as _, Timestamp};
 
 use crate::cli::{
-    AccessCommand, EmergencyCommand, LoginArgs, Output, SessionsCommand, TokensCommand,
-    UsersCommand,
+    AccessCommand, EmergencyCommand, LoginArgs, Output, RolesCommand, SessionsCommand,
+    TokensCommand, UsersCommand,
 };
 use crate::client::Client;
 use crate::commands::{Ctx, when};
@@ -260,6 +260,49 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
+/// `vault password`: the current and the new password, from a no-echo
+/// prompt (the new one twice) or two lines of stdin.
+pub fn password(ctx: &Ctx) -> CliResult<u8> {
+    use std::io::IsTerminal as _;
+    let (current, new) = if std::io::stdin().is_terminal() {
+        let current = prompt::secret("Current password", Piped::TrimNewline)?;
+        let new = prompt::secret("New password", Piped::TrimNewline)?;
+        let again = prompt::secret("New password again", Piped::TrimNewline)?;
+        if again.expose_secret() != new.expose_secret() {
+            return Err(CliError::new(
+                "the new passwords differ; nothing was changed",
+            ));
+        }
+        (current, new)
+    } else {
+        let both = prompt::secret("", Piped::Exact)?;
+        let mut lines = both.expose_secret().lines();
+        match (lines.next(), lines.next()) {
+            (Some(c), Some(n)) => (
+                vault_core::secret::SecretText::from(c),
+                vault_core::secret::SecretText::from(n),
+            ),
+            _ => {
+                return Err(CliError::new(
+                    "stdin must hold the current password on one line and the new one on the next",
+                )
+                .code(crate::error::exit::USAGE));
+            }
+        }
+    };
+    let (_, client) = ctx.connect(None, None)?;
+    client.send_empty(
+        Method::POST,
+        "/v1/auth/password",
+        &ChangePassword {
+            current_password: current,
+            new_password: new,
+        },
+    )?;
+    output::note("password changed; every session of yours has ended: run `vault login`");
+    Ok(0)
+}
+
 /// `vault access ...`.
 pub fn access(cmd: AccessCommand, ctx: &Ctx) -> CliResult<u8> {
     let (_, client) = ctx.connect(None, None)?;
@@ -310,7 +353,57 @@ pub fn access(cmd: AccessCommand, ctx: &Ctx) -> CliResult<u8> {
             }
             t.print("no bindings (grant one with `vault access grant`)")?;
         }
-        AccessCommand::Roles { output: out } => {
+        AccessCommand::Roles {
+            command:
+                Some(RolesCommand::Create {
+                    name,
+                    actions,
+                    session_absolute,
+                    session_idle,
+                    output: out,
+                }),
+            ..
+        } => {
+            let req = CreateRole {
+                name,
+                permissions: actions,
+                session_absolute_secs: session_absolute
+                    .as_deref()
+                    .map(parse_duration)
+                    .transpose()?,
+                session_idle_secs: session_idle.as_deref().map(parse_duration).transpose()?,
+            };
+            let r: RoleInfo = client.send(Method::POST, "/v1/roles", &req)?;
+            if out.format == Format::Json {
+                return output::json(&r).map(|()| 0);
+            }
+            output::note(&format!(
+                "created role {} ({}); grant it with `vault access grant --role {}`",
+                r.name,
+                r.permissions.join(", "),
+                r.name
+            ));
+        }
+        AccessCommand::Roles {
+            command: Some(RolesCommand::Delete { name, yes }),
+            ..
+        } => {
+            if !yes
+                && !prompt::confirm(&format!(
+                    "delete role {name} and end its holders' sessions?"
+                ))
+            {
+                return Err(CliError::new("not deleted")
+                    .hint("pass --yes to confirm")
+                    .code(crate::error::exit::USAGE));
+            }
+            client.call_empty(Method::DELETE, &format!("/v1/roles/{}", enc(&name)))?;
+            output::note(&format!("deleted role {name}; its bindings are gone"));
+        }
+        AccessCommand::Roles {
+            command: None,
+            output: out,
+        } => {
             let l: RoleList = client.get("/v1/roles")?;
             if out.format == Format::Json {
                 return output::json(&l).map(|()| 0);

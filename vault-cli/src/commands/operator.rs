@@ -7,7 +7,8 @@ use std::io::{IsTerminal, Write};
 
 use ureq::http::Method;
 use vault_core::api::{
-    GenerateRoot, GeneratedRoot, InitRequest, InitResponse, SealStatus, UnsealMode, UnsealRequest,
+    GenerateRoot, GeneratedRoot, InitRequest, InitResponse, RootKeyStatus, SealStatus, UnsealMode,
+    UnsealRequest,
 };
 use vault_core::secret::SecretText;
 
@@ -167,6 +168,20 @@ pub fn run(cmd: OperatorCommand, ctx: &Ctx) -> CliResult<u8> {
                 ),
                 r.token.id
             ));
+            Ok(0)
+        }
+        OperatorCommand::RotateRoot { output } => {
+            let r: RootKeyStatus = client
+                .call(Method::POST, "/v1/sys/rotate-root")
+                .map_err(|e| e.context("cannot rotate the root key"))?;
+            if output.format == Format::Json {
+                output::json(&r)?;
+            } else {
+                output::note(&format!(
+                    "root key rotated to version {}; {} project key(s) rewrapped",
+                    r.version, r.keks_rewrapped
+                ));
+            }
             Ok(0)
         }
         OperatorCommand::Seal { output } => {
