@@ -493,6 +493,43 @@ pub enum EnvsCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Copy an environment into a new one (values re-encrypted under fresh data keys)
+    #[command(after_long_help = "\
+Creates TO and writes every current value of FROM into it; the server
+encrypts each under a fresh data key. Needs secrets.read on FROM,
+projects.manage on the project and secrets.write on TO. TO must not exist.
+
+Examples:
+  vault envs clone -p payments dev staging")]
+    Clone {
+        /// Project (overrides VAULT_PROJECT and .vault.toml)
+        #[arg(short = 'p', long, value_name = "PROJECT")]
+        project: Option<ProjectName>,
+        /// The environment to copy
+        from: EnvName,
+        /// The new environment
+        to: EnvName,
+        /// Output.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Compare the secret names of two environments (never values)
+    #[command(after_long_help = "\
+Examples:
+  vault envs diff -p payments dev prod
+  vault envs diff -p payments dev prod --format json")]
+    Diff {
+        /// Project (overrides VAULT_PROJECT and .vault.toml)
+        #[arg(short = 'p', long, value_name = "PROJECT")]
+        project: Option<ProjectName>,
+        /// One environment
+        a: EnvName,
+        /// The other
+        b: EnvName,
+        /// Output.
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 /// Which definition of a name defined twice in an imported file wins.
@@ -725,13 +762,32 @@ Examples:
     },
     /// Export the audit trail as JSON lines or CSV
     #[command(after_long_help = "\
+Records outside the filters stay in the file as content hashes only, so a
+filtered export still verifies offline with the public key.
+
 Examples:
   vault audit export --format jsonl -o audit.jsonl
-  vault audit export --format csv > audit.csv")]
+  vault audit export --format csv > audit.csv
+  vault audit export --from 2026-11-01 --to 2026-12-01 --actor user:alice -o alice.jsonl")]
     Export {
         /// File format
         #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
         format: AuditFormat,
+        /// From this time (RFC 3339 or YYYY-MM-DD)
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Before this time (RFC 3339 or YYYY-MM-DD)
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// Only this actor (e.g. user:alice)
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action (`secret.*` for a prefix)
+        #[arg(long)]
+        action: Option<String>,
+        /// Only resources under this prefix (e.g. payments/prod)
+        #[arg(long)]
+        resource: Option<String>,
         /// Write to this file instead of stdout
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,

@@ -292,3 +292,47 @@ fn forwarded_for_is_believed_only_from_trusted_proxies() {
     );
     assert!(!sources.contains(&"198.51.100.2"), "{sources:?}");
 }
+
+#[test]
+fn a_filtered_export_from_the_cli_verifies_offline() {
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("f", "dev");
+    c.write("f", "dev", "K", "v");
+    let _ = c.read("f", "dev", "K");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("reads.jsonl");
+    let o = vault_tests::cli::vault(&s)
+        .args([
+            "audit",
+            "export",
+            "--action",
+            "secret.read",
+            "--resource",
+            "f/dev",
+            "-o",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", vault_tests::cli::stderr(&o));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let parsed = parse_export(text.as_bytes()).unwrap();
+    let shown: Vec<&str> = parsed.records().map(|r| r.action.as_str()).collect();
+    assert!(
+        !shown.is_empty() && shown.iter().all(|a| *a == "secret.read"),
+        "{shown:?}"
+    );
+    let key = c.get("/v1/audit/public-key").json["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let o = std::process::Command::new(vault_tests::cli_bin())
+        .args(["audit", "verify", "--file"])
+        .arg(&file)
+        .args(["--public-key", &key])
+        .env_remove("VAULT_ADDR")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", vault_tests::cli::stdout(&o));
+}

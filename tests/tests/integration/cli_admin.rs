@@ -376,3 +376,46 @@ fn a_failing_dev_server_script_fails_the_eval_with_a_reason() {
         "{err}"
     );
 }
+
+#[test]
+fn environments_clone_and_diff() {
+    let s = Server::dev();
+    vault_tests::cli::seed(&s, "shop", "dev", &[("A", "alpha"), ("B", "beta")]);
+    let o = run(&s, &["envs", "clone", "-p", "shop", "dev", "staging"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = s.client();
+    assert_eq!(c.read("shop", "staging", "A").json["value"], "alpha");
+    assert_eq!(c.read("shop", "staging", "B").json["value"], "beta");
+    // Fresh data keys: the stored envelopes differ from the source's.
+    let db = rusqlite::Connection::open(s.db_path()).unwrap();
+    let envelopes: Vec<Vec<u8>> = db
+        .prepare("SELECT v.envelope FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'A'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(envelopes.len(), 2);
+    assert_ne!(envelopes[0], envelopes[1]);
+    // Cloning onto an existing environment is refused.
+    let o = run(&s, &["envs", "clone", "-p", "shop", "dev", "staging"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Diff: names only.
+    c.write("shop", "staging", "ONLY_STAGING", "s3cret-value");
+    let o = run(
+        &s,
+        &[
+            "envs", "diff", "-p", "shop", "dev", "staging", "--format", "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        d["only_in"]["staging"],
+        serde_json::json!(["ONLY_STAGING"]),
+        "{d}"
+    );
+    assert_eq!(d["only_in"]["dev"], serde_json::json!([]));
+    assert_eq!(d["in_both"], serde_json::json!(["A", "B"]));
+    assert!(!stdout(&o).contains("s3cret") && !stdout(&o).contains("alpha"));
+}

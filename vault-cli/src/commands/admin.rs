@@ -2,8 +2,10 @@
 
 use ureq::http::Method;
 use vault_core::api::{
-    CreateEnvironment, CreateProject, Environment, EnvironmentList, Project, ProjectList,
+    Bundle, CreateEnvironment, CreateProject, Environment, EnvironmentList, Project, ProjectList,
+    SecretList, SecretMeta, WriteSecret,
 };
+use vault_core::names::EnvName;
 
 use crate::cli::{EnvsCommand, ProjectsCommand};
 use crate::commands::{Ctx, when};
@@ -91,6 +93,89 @@ pub fn envs(cmd: EnvsCommand, ctx: &Ctx) -> CliResult<u8> {
                 return output::json(&e).map(|()| 0);
             }
             output::note(&format!("created environment {}/{}", e.project, e.name));
+        }
+        EnvsCommand::Clone {
+            project,
+            from,
+            to,
+            output,
+        } => {
+            let (s, client) = ctx.connect(project.as_ref(), None)?;
+            let p = s.project()?;
+            let source: Bundle = client.get(&crate::run::bundle_path(p.as_str(), from.as_str()))?;
+            let _: Environment = client
+                .send(
+                    Method::POST,
+                    &format!("/v1/projects/{p}/environments"),
+                    &CreateEnvironment {
+                        name: to.to_string(),
+                    },
+                )
+                .map_err(|e| e.context(format!("cannot create {p}/{to}; nothing was copied")))?;
+            for (name, value) in &source.secrets {
+                let _: SecretMeta = client
+                    .send(
+                        Method::PUT,
+                        &format!("/v1/projects/{p}/environments/{to}/secrets/{name}"),
+                        &WriteSecret {
+                            value: value.clone(),
+                            cas: Some(0),
+                        },
+                    )
+                    .map_err(|e| e.context(format!("clone stopped at {name}")))?;
+            }
+            let names: Vec<&String> = source.secrets.keys().collect();
+            if output.format == Format::Json {
+                output::json(
+                    &serde_json::json!({ "from": from.as_str(), "to": to.as_str(), "secrets": names }),
+                )?;
+            } else {
+                output::note(&format!(
+                    "cloned {} secret(s) from {p}/{from} into the new {p}/{to}",
+                    names.len()
+                ));
+            }
+        }
+        EnvsCommand::Diff {
+            project,
+            a,
+            b,
+            output,
+        } => {
+            let (s, client) = ctx.connect(project.as_ref(), None)?;
+            let p = s.project()?;
+            let names = |e: &EnvName| -> CliResult<std::collections::BTreeSet<String>> {
+                let l: SecretList =
+                    client.get(&format!("/v1/projects/{p}/environments/{e}/secrets"))?;
+                Ok(l.secrets.into_iter().map(|x| x.name).collect())
+            };
+            let (na, nb) = (names(&a)?, names(&b)?);
+            let only_a: Vec<&String> = na.difference(&nb).collect();
+            let only_b: Vec<&String> = nb.difference(&na).collect();
+            let both: Vec<&String> = na.intersection(&nb).collect();
+            if output.format == Format::Json {
+                output::json(&serde_json::json!({
+                    "only_in": { a.as_str(): only_a, b.as_str(): only_b },
+                    "in_both": both,
+                }))?;
+            } else {
+                let mut t = Table::new(&["NAME", "IN", "ONLY"]);
+                for n in na.union(&nb) {
+                    let (inside, only) = match (na.contains(n), nb.contains(n)) {
+                        (true, true) => ("both", "-".to_owned()),
+                        (true, false) => ("one", a.to_string()),
+                        _ => ("one", b.to_string()),
+                    };
+                    t.row(vec![n.clone(), inside.into(), only]);
+                }
+                t.print("no secrets in either")?;
+                output::note(&format!(
+                    "{} only in {a}, {} only in {b}, {} in both (names only; values are not compared)",
+                    only_a.len(),
+                    only_b.len(),
+                    both.len()
+                ));
+            }
         }
     }
     Ok(0)

@@ -96,13 +96,32 @@ pub fn run(cmd: AuditCommand, ctx: &Ctx) -> CliResult<u8> {
             }
             Ok(0)
         }
-        AuditCommand::Export { format, output } => {
+        AuditCommand::Export {
+            format,
+            from,
+            to,
+            actor,
+            action,
+            resource,
+            output,
+        } => {
             let (_, client) = ctx.connect(None, None)?;
             let f = match format {
                 AuditFormat::Jsonl => "jsonl",
                 AuditFormat::Csv => "csv",
             };
-            let path = format!("/v1/audit/export?format={f}");
+            let mut path = format!("/v1/audit/export?format={f}");
+            for (k, v) in [
+                ("from", time_arg("from", from)?.map(|t| t.to_rfc3339())),
+                ("to", time_arg("to", to)?.map(|t| t.to_rfc3339())),
+                ("actor", actor),
+                ("action", action),
+                ("resource", resource),
+            ] {
+                if let Some(v) = v {
+                    let _ = write!(path, "&{k}={}", encode_query(&v));
+                }
+            }
             match output {
                 None => {
                     let mut out = std::io::stdout().lock();
