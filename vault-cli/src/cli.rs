@@ -532,6 +532,22 @@ Examples:
     },
 }
 
+/// `vault keys rewrap status`.
+#[derive(Debug, Subcommand)]
+pub enum RewrapCommand {
+    /// Show a rewrap job (started with --detach, or by someone else)
+    Status {
+        /// The job id
+        id: String,
+        /// Follow it with a progress bar until it ends
+        #[arg(long)]
+        follow: bool,
+        /// Output.
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
 /// Which definition of a name defined twice in an imported file wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Duplicate {
@@ -677,8 +693,13 @@ ends (the job keeps running if you press Ctrl-C; --detach returns at once).
 Examples:
   vault keys rewrap
   vault keys rewrap -p payments
-  vault keys rewrap --detach --format json")]
+  vault keys rewrap --detach --format json
+  vault keys rewrap status JOB_ID --follow")]
+    #[command(args_conflicts_with_subcommands = true)]
     Rewrap {
+        /// A job started earlier (none: start one)
+        #[command(subcommand)]
+        command: Option<RewrapCommand>,
         /// Only this project
         #[arg(short = 'p', long, value_name = "PROJECT")]
         project: Option<ProjectName>,

@@ -419,3 +419,29 @@ fn environments_clone_and_diff() {
     assert_eq!(d["in_both"], serde_json::json!(["A", "B"]));
     assert!(!stdout(&o).contains("s3cret") && !stdout(&o).contains("alpha"));
 }
+
+#[test]
+fn a_detached_rewrap_can_be_followed_later() {
+    let s = Server::dev();
+    vault_tests::cli::seed(&s, "rw", "dev", &[("A", "1"), ("B", "2")]);
+    assert_eq!(
+        s.client().post_empty("/v1/projects/rw/keys/rotate").status,
+        200
+    );
+    let o = run(&s, &["keys", "rewrap", "--detach", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let job: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let id = job["id"].as_str().unwrap().to_owned();
+    let o = run(
+        &s,
+        &[
+            "keys", "rewrap", "status", &id, "--follow", "--format", "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let done: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["done"], done["total"]);
+    let o = run(&s, &["keys", "rewrap", "status", "no-such-job"]);
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ureq::http::Method;
 use vault_core::api::{KekState, KekVersionStatus, KeyStatus, RewrapJob, StartRewrap};
 
-use crate::cli::KeysCommand;
+use crate::cli::{KeysCommand, RewrapCommand};
 use crate::commands::{Ctx, when};
 use crate::error::{CliError, CliResult};
 use crate::output::{self, Format, Table};
@@ -114,6 +114,21 @@ pub fn run(cmd: KeysCommand, ctx: &Ctx) -> CliResult<u8> {
             print_kek(&k, output.format, "destroyed")
         }
         KeysCommand::Rewrap {
+            command: Some(RewrapCommand::Status { id, follow, output }),
+            ..
+        } => {
+            let (_, client) = ctx.connect(None, None)?;
+            let mut job: RewrapJob = client.get(&format!(
+                "/v1/keys/rewrap/{}",
+                crate::commands::audit::encode_query(&id)
+            ))?;
+            if follow {
+                job = follow_job(&client, job)?;
+            }
+            report_job(&job, output.format, false)
+        }
+        KeysCommand::Rewrap {
+            command: None,
             project,
             detach,
             output,
@@ -127,44 +142,56 @@ pub fn run(cmd: KeysCommand, ctx: &Ctx) -> CliResult<u8> {
                 },
             )?;
             if !detach {
-                let bar = ProgressBar::new(job.total.max(1));
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "rewrap {bar:40} {pos}/{len} data keys ({eta} left)",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                while job.state == "running" {
-                    bar.set_length(job.total.max(1));
-                    bar.set_position(job.done);
-                    std::thread::sleep(Duration::from_millis(250));
-                    job = client.get(&format!("/v1/keys/rewrap/{}", job.id))?;
-                }
-                bar.set_position(job.done);
-                bar.finish_and_clear();
+                job = follow_job(&client, job)?;
             }
-            if output.format == Format::Json {
-                output::json(&job)?;
-            } else if detach {
-                output::note(&format!(
-                    "rewrap job {} started ({} data keys); follow it with GET /v1/keys/rewrap/{}",
-                    job.id, job.total, job.id
-                ));
-            } else {
-                output::note(&format!(
-                    "rewrap job {} {}: {}/{} data keys moved",
-                    job.id, job.state, job.done, job.total
-                ));
-            }
-            if job.state == "failed" {
-                return Err(CliError::new(format!(
-                    "rewrap job {} failed: {}",
-                    job.id,
-                    job.error.as_deref().unwrap_or("no reason given")
-                ))
-                .hint("it is resumable: run `vault keys rewrap` again"));
-            }
-            Ok(0)
+            report_job(&job, output.format, detach)
         }
     }
+}
+
+/// Follows a running job with a progress bar until it ends.
+fn follow_job(client: &crate::client::Client, mut job: RewrapJob) -> CliResult<RewrapJob> {
+    let bar = ProgressBar::new(job.total.max(1));
+    bar.set_style(
+        ProgressStyle::with_template("rewrap {bar:40} {pos}/{len} data keys ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    while job.state == "running" {
+        bar.set_length(job.total.max(1));
+        bar.set_position(job.done);
+        std::thread::sleep(Duration::from_millis(250));
+        job = client.get(&format!(
+            "/v1/keys/rewrap/{}",
+            crate::commands::audit::encode_query(&job.id)
+        ))?;
+    }
+    bar.set_position(job.done);
+    bar.finish_and_clear();
+    Ok(job)
+}
+
+/// Prints a job; a failed one is an error (exit 1).
+fn report_job(job: &RewrapJob, format: Format, detached: bool) -> CliResult<u8> {
+    if format == Format::Json {
+        output::json(job)?;
+    } else if detached {
+        output::note(&format!(
+            "rewrap job {} started ({} data keys); follow it with `vault keys rewrap status {} --follow`",
+            job.id, job.total, job.id
+        ));
+    } else {
+        output::note(&format!(
+            "rewrap job {} {}: {}/{} data keys moved",
+            job.id, job.state, job.done, job.total
+        ));
+    }
+    if job.state == "failed" {
+        return Err(CliError::new(format!(
+            "rewrap job {} failed: {}",
+            job.id,
+            job.error.as_deref().unwrap_or("no reason given")
+        ))
+        .hint("it is resumable: run `vault keys rewrap` again"));
+    }
+    Ok(0)
 }
