@@ -532,6 +532,26 @@ Examples:
     },
 }
 
+/// The audit filters shared by `vault audit list` and `export`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditFilterArgs {
+    /// From this time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Before this time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Only this actor (e.g. user:alice, service:ID)
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action (`secret.*` for a prefix)
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only this resource or resource prefix (e.g. payments/prod)
+    #[arg(long)]
+    pub resource: Option<String>,
+}
+
 /// `vault keys rewrap status`.
 #[derive(Debug, Subcommand)]
 pub enum RewrapCommand {
@@ -756,21 +776,9 @@ Examples:
   vault audit list --action secret.read --resource payments/prod --format json
   vault audit list --after 1200 --limit 100     # the next page")]
     List {
-        /// From this time (RFC 3339 or YYYY-MM-DD)
-        #[arg(long, value_name = "TIME")]
-        from: Option<String>,
-        /// Until this time (RFC 3339 or YYYY-MM-DD)
-        #[arg(long, value_name = "TIME")]
-        to: Option<String>,
-        /// Only this actor (e.g. user:alice, token:ID)
-        #[arg(long)]
-        actor: Option<String>,
-        /// Only this action (e.g. secret.read)
-        #[arg(long)]
-        action: Option<String>,
-        /// Only this resource or resource prefix (e.g. payments/prod)
-        #[arg(long)]
-        resource: Option<String>,
+        /// Which records.
+        #[command(flatten)]
+        filter: AuditFilterArgs,
         /// Start after this sequence number
         #[arg(long, value_name = "SEQ")]
         after: Option<u64>,
@@ -794,21 +802,9 @@ Examples:
         /// File format
         #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
         format: AuditFormat,
-        /// From this time (RFC 3339 or YYYY-MM-DD)
-        #[arg(long, value_name = "TIME")]
-        from: Option<String>,
-        /// Before this time (RFC 3339 or YYYY-MM-DD)
-        #[arg(long, value_name = "TIME")]
-        to: Option<String>,
-        /// Only this actor (e.g. user:alice)
-        #[arg(long)]
-        actor: Option<String>,
-        /// Only this action (`secret.*` for a prefix)
-        #[arg(long)]
-        action: Option<String>,
-        /// Only resources under this prefix (e.g. payments/prod)
-        #[arg(long)]
-        resource: Option<String>,
+        /// Which records (the others stay as content hashes).
+        #[command(flatten)]
+        filter: AuditFilterArgs,
         /// Write to this file instead of stdout
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,

@@ -7,7 +7,7 @@ use vault_core::api::{AuditPage, AuditPublicKey, AuditVerifyReport};
 use vault_core::audit::{Checkpoint, ProblemKind};
 use vault_core::clock::Timestamp;
 
-use crate::cli::{AuditCommand, AuditFormat};
+use crate::cli::{AuditCommand, AuditFilterArgs, AuditFormat};
 use crate::commands::{Ctx, when};
 use crate::error::{CliError, CliResult, exit};
 use crate::output::{self, Format, Table};
@@ -36,40 +36,36 @@ fn time_arg(flag: &str, v: Option<String>) -> CliResult<Option<Timestamp>> {
     .transpose()
 }
 
+/// The query parameters of the filters (times checked and normalized).
+fn filter_query(f: AuditFilterArgs) -> CliResult<Vec<String>> {
+    let from = time_arg("from", f.from)?.map(|t| t.to_rfc3339());
+    let to = time_arg("to", f.to)?.map(|t| t.to_rfc3339());
+    Ok([
+        ("from", from),
+        ("to", to),
+        ("actor", f.actor),
+        ("action", f.action),
+        ("resource", f.resource),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode_query(&v))))
+    .collect())
+}
+
 /// Runs a `vault audit` command.
 pub fn run(cmd: AuditCommand, ctx: &Ctx) -> CliResult<u8> {
     match cmd {
         AuditCommand::List {
-            from,
-            to,
-            actor,
-            action,
-            resource,
+            filter,
             after,
             limit,
             output,
         } => {
-            let from = time_arg("from", from)?;
-            let to = time_arg("to", to)?;
-            let mut q: Vec<(&str, String)> = vec![("limit", limit.to_string())];
-            if let Some(t) = from {
-                q.push(("from", t.to_rfc3339()));
-            }
-            if let Some(t) = to {
-                q.push(("to", t.to_rfc3339()));
-            }
-            for (k, v) in [("actor", actor), ("action", action), ("resource", resource)] {
-                if let Some(v) = v {
-                    q.push((k, v));
-                }
-            }
+            let mut query = vec![format!("limit={limit}")];
+            query.extend(filter_query(filter)?);
             if let Some(a) = after {
-                q.push(("after", a.to_string()));
+                query.push(format!("after={a}"));
             }
-            let query: Vec<String> = q
-                .iter()
-                .map(|(k, v)| format!("{k}={}", encode_query(v)))
-                .collect();
             let (_, client) = ctx.connect(None, None)?;
             let page: AuditPage = client.get(&format!("/v1/audit?{}", query.join("&")))?;
             if output.format == Format::Json {
@@ -98,11 +94,7 @@ pub fn run(cmd: AuditCommand, ctx: &Ctx) -> CliResult<u8> {
         }
         AuditCommand::Export {
             format,
-            from,
-            to,
-            actor,
-            action,
-            resource,
+            filter,
             output,
         } => {
             let (_, client) = ctx.connect(None, None)?;
@@ -110,18 +102,9 @@ pub fn run(cmd: AuditCommand, ctx: &Ctx) -> CliResult<u8> {
                 AuditFormat::Jsonl => "jsonl",
                 AuditFormat::Csv => "csv",
             };
-            let mut path = format!("/v1/audit/export?format={f}");
-            for (k, v) in [
-                ("from", time_arg("from", from)?.map(|t| t.to_rfc3339())),
-                ("to", time_arg("to", to)?.map(|t| t.to_rfc3339())),
-                ("actor", actor),
-                ("action", action),
-                ("resource", resource),
-            ] {
-                if let Some(v) = v {
-                    let _ = write!(path, "&{k}={}", encode_query(&v));
-                }
-            }
+            let mut query = vec![format!("format={f}")];
+            query.extend(filter_query(filter)?);
+            let path = format!("/v1/audit/export?{}", query.join("&"));
             match output {
                 None => {
                     let mut out = std::io::stdout().lock();
