@@ -196,8 +196,12 @@ fn start_server(bin: &str) -> (std::process::Child, SocketAddr, String, tempfile
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin);
     if bin == env!("CARGO_BIN_EXE_vault-server") {
-        // One root token drives the whole load: no per-principal quota.
-        cmd.env("VAULT_LIMITS_PRINCIPAL_REQUESTS_PER_SEC", "0");
+        // One root token drives the whole load: no per-principal quota by
+        // default; `BENCH_PRINCIPAL_QUOTA=1000000000` measures the quota's
+        // own cost (a limit never reached).
+        let quota = std::env::var("BENCH_PRINCIPAL_QUOTA").unwrap_or_else(|_| "0".into());
+        cmd.env("VAULT_LIMITS_PRINCIPAL_REQUESTS_PER_SEC", quota)
+            .env("VAULT_LIMITS_PRINCIPAL_BURST", "1000000000");
     }
     let mut child = cmd
         .args(["--dev", "--listen", "127.0.0.1:0", "--data-dir"])
