@@ -325,6 +325,10 @@ fn hint_for(status: u16, code: &str) -> Option<&'static str> {
         "access.denied" => {
             "your credential may not do this here: ask an admin for access (see `vault whoami`)"
         }
+        "access.escalation" => {
+            "you can hand out only what you hold on that scope: ask someone who holds it (see `vault whoami`)"
+        }
+        "auth.not_a_session" => "log in as a user (`vault login`); this is not for tokens",
         "auth.throttled" | "sys.unseal_throttled" | "request.quota_exceeded" => {
             "too many attempts or requests: wait as the message says, then retry"
         }

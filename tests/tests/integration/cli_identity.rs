@@ -183,7 +183,7 @@ fn login_whoami_tokens_sessions_logout() {
         .unwrap();
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("access.denied") || stderr(&o).contains("not allowed"),
+        stderr(&o).contains("access.escalation") && stderr(&o).contains("secrets.read"),
         "{}",
         stderr(&o)
     );

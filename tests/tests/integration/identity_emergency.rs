@@ -53,7 +53,7 @@ fn emergency_grant_is_critical_visible_and_ends_by_itself() {
             json!({ "scopes": ["demo/prod"], "actions": ["read"] }),
         ),
         403,
-        "access.denied",
+        "access.escalation",
     );
     // Visible to security officers, with the reason; critical in the audit.
     let list = officer.get("/v1/emergency");

@@ -196,7 +196,7 @@ fn no_escalation_through_bindings_or_tokens() {
             json!({ "user": "olga", "role": "admin", "scope": "*" }),
         ),
         403,
-        "access.denied",
+        "access.escalation",
     );
     refused(
         &officer.post(
@@ -204,7 +204,7 @@ fn no_escalation_through_bindings_or_tokens() {
             json!({ "user": "bob", "role": "reader", "scope": "demo/prod" }),
         ),
         403,
-        "access.denied",
+        "access.escalation",
     );
     // Officers never read values.
     refused(&officer.read("demo", "prod", "K"), 403, "access.denied");
@@ -218,7 +218,7 @@ fn no_escalation_through_bindings_or_tokens() {
             json!({ "scopes": ["demo/prod"], "actions": ["read"] }),
         ),
         403,
-        "access.denied",
+        "access.escalation",
     );
     refused(
         &dev.post(
@@ -226,7 +226,7 @@ fn no_escalation_through_bindings_or_tokens() {
             json!({ "scopes": ["demo/dev"], "actions": ["write"] }),
         ),
         403,
-        "access.denied",
+        "access.escalation",
     );
     refused(
         &dev.post(
@@ -234,7 +234,15 @@ fn no_escalation_through_bindings_or_tokens() {
             json!({ "scopes": ["demo/*"], "actions": ["read"] }),
         ),
         403,
-        "access.denied",
+        "access.escalation",
+    );
+    let named = dev.post(
+        "/v1/tokens",
+        json!({ "scopes": ["demo/dev"], "actions": ["write"] }),
+    );
+    assert!(
+        named.text.contains("secrets.write") && named.text.contains("demo/dev"),
+        "{named:?}"
     );
     let ok = dev.post(
         "/v1/tokens",

@@ -69,6 +69,16 @@ fn new_id(prefix: &str) -> Result<String> {
     Ok(format!("{prefix}{}", hex::encode(b)))
 }
 
+/// No escalation: a caller cannot hand out a permission it does not hold
+/// itself (403 `access.escalation`, naming the permission and scope).
+fn escalation(what: String, scope: &str) -> Error {
+    Error::new(
+        Kind::Forbidden,
+        "access.escalation",
+        format!("you cannot {what}: you do not hold it on {scope}"),
+    )
+}
+
 fn invalid_credentials() -> Error {
     Error::new(
         Kind::Unauthenticated,
@@ -255,8 +265,16 @@ impl Vault {
     }
 
     /// Audits a refusal made after authentication and returns it.
-    async fn refuse(&self, ctx: &Ctx, p: &Principal, action: &str, resource: &str) -> Error {
-        self.audit_refusal(ctx, Some(p), action, resource, Error::forbidden())
+    async fn refuse(
+        &self,
+        ctx: &Ctx,
+        p: &Principal,
+        action: &str,
+        resource: &str,
+        why: &str,
+    ) -> Error {
+        let err = Error::new(Kind::Forbidden, "access.denied", why);
+        self.audit_refusal(ctx, Some(p), action, resource, err)
             .await
     }
 
@@ -525,7 +543,8 @@ impl Vault {
     pub async fn logout(&self, ctx: &Ctx) -> Result<()> {
         let p = self.authorize(ctx, Action::SelfService, "auth").await?;
         let Principal::User { session_id, .. } = &p else {
-            return Err(Error::bad(
+            return Err(Error::new(
+                Kind::Forbidden,
                 "auth.not_a_session",
                 "only a login session can log out; revoke tokens with DELETE /v1/tokens/{id}",
             ));
@@ -613,7 +632,8 @@ impl Vault {
             ..
         } = &p
         else {
-            return Err(Error::bad(
+            return Err(Error::new(
+                Kind::Forbidden,
                 "auth.not_a_session",
                 "only a user session can change its password",
             ));
@@ -949,13 +969,9 @@ impl Vault {
         // the scope; they are checked again then).
         let everywhere = scope("*")?;
         if let Some(missing) = perms.iter().find(|perm| !holds_on(&p, **perm, &everywhere)) {
-            let err = Error::new(
-                Kind::Forbidden,
-                "access.escalation",
-                format!(
-                    "you cannot create a role with {}: you do not hold it on every scope",
-                    missing.as_str()
-                ),
+            let err = escalation(
+                format!("create a role with {}", missing.as_str()),
+                "every scope",
             );
             return Err(self
                 .audit_refusal(ctx, Some(&p), "role.create", &resource, err)
@@ -1075,8 +1091,18 @@ impl Vault {
                 format!("role {} holds global actions: bind it on *", role.name),
             ));
         }
-        if !role.permissions.iter().all(|perm| holds_on(&p, *perm, &sc)) {
-            return Err(self.refuse(ctx, &p, "binding.create", &resource).await);
+        if let Some(missing) = role
+            .permissions
+            .iter()
+            .find(|perm| !holds_on(&p, **perm, &sc))
+        {
+            let err = escalation(
+                format!("grant {} (it holds {})", role.name, missing.as_str()),
+                &sc.to_string(),
+            );
+            return Err(self
+                .audit_refusal(ctx, Some(&p), "binding.create", &resource, err)
+                .await);
         }
         let row = BindingRow {
             id: new_id("b")?,
@@ -1241,7 +1267,15 @@ impl Vault {
         let row = self.store().read(move |r| r.session(&id2)).await?;
         let own = matches!((&p, &row), (Principal::User { user_id, .. }, Some(s)) if *user_id == s.user_id);
         if !own && !p.can(Permission::SessionsManage, &Resource::Global) {
-            return Err(self.refuse(ctx, &p, "session.revoke", &resource).await);
+            return Err(self
+                .refuse(
+                    ctx,
+                    &p,
+                    "session.revoke",
+                    &resource,
+                    "revoking another's session needs sessions.manage (a global permission)",
+                )
+                .await);
         }
         let Some(row) = row else {
             return Err(Error::not_found("session.not_found", "no such session"));
@@ -1362,14 +1396,30 @@ impl Vault {
             Principal::Root { .. } => "root".to_owned(),
             Principal::User { user_id, .. } => user_id.clone(),
             Principal::Service { .. } => {
-                return Err(self.refuse(ctx, &p, "token.create", "tokens").await);
+                return Err(self
+                    .refuse(
+                        ctx,
+                        &p,
+                        "token.create",
+                        "tokens",
+                        "a service token cannot create tokens",
+                    )
+                    .await);
             }
         };
-        if !scopes
-            .iter()
-            .all(|s| perms.iter().all(|perm| holds_on(&p, *perm, s)))
-        {
-            return Err(self.refuse(ctx, &p, "token.create", "tokens").await);
+        if let Some((perm, sc)) = scopes.iter().find_map(|s| {
+            perms
+                .iter()
+                .find(|perm| !holds_on(&p, **perm, s))
+                .map(|perm| (*perm, s))
+        }) {
+            let err = escalation(
+                format!("create a token with {}", perm.as_str()),
+                &sc.to_string(),
+            );
+            return Err(self
+                .audit_refusal(ctx, Some(&p), "token.create", "tokens", err)
+                .await);
         }
         let now = self.clock().now();
         let (id, token, hash) =
@@ -1475,7 +1525,15 @@ impl Vault {
             let allowed = matches!(p, Principal::Root { .. })
                 || p.can(Permission::SessionsManage, &Resource::Global);
             if !allowed {
-                return Err(self.refuse(ctx, &p, "token.revoke", &resource).await);
+                return Err(self
+                    .refuse(
+                        ctx,
+                        &p,
+                        "token.revoke",
+                        &resource,
+                        "revoking a root token needs sessions.manage (a global permission)",
+                    )
+                    .await);
             }
             let now = self.clock().now();
             return self
@@ -1500,7 +1558,15 @@ impl Vault {
             _ => false,
         };
         if !own && !p.can(Permission::SessionsManage, &Resource::Global) {
-            return Err(self.refuse(ctx, &p, "token.revoke", &resource).await);
+            return Err(self
+                .refuse(
+                    ctx,
+                    &p,
+                    "token.revoke",
+                    &resource,
+                    "revoking another's token needs sessions.manage (a global permission)",
+                )
+                .await);
         }
         let Some(row) = row else {
             return Err(Error::not_found("token.not_found", "no such token"));
@@ -1597,7 +1663,15 @@ impl Vault {
             .await?;
         let holder = matches!((&p, &grant), (Principal::User { user_id, .. }, Some(g)) if *user_id == g.user_id);
         if !holder && !p.can(Permission::UsersManage, &Resource::Global) {
-            return Err(self.refuse(ctx, &p, "emergency.end", &resource).await);
+            return Err(self
+                .refuse(
+                    ctx,
+                    &p,
+                    "emergency.end",
+                    &resource,
+                    "ending another's emergency grant needs users.manage (a global permission)",
+                )
+                .await);
         }
         let Some(g) = grant else {
             return Err(Error::not_found(
