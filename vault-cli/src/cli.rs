@@ -769,21 +769,33 @@ pub enum AuditFormat {
 /// `vault audit ...`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// List audit records, oldest first
+    /// List audit records, oldest first (or newest first, or the tail)
     #[command(after_long_help = "\
 Examples:
+  vault audit list --tail 20                    # the 20 latest, in order
+  vault audit list --newest-first --action 'secret.*'
   vault audit list --actor user:alice --from 2026-11-01
   vault audit list --action secret.read --resource payments/prod --format json
-  vault audit list --after 1200 --limit 100     # the next page")]
+  vault audit list --after 1200 --limit 100     # the next page
+  vault audit list --newest-first --before 880  # the next page, newest first")]
     List {
         /// Which records.
         #[command(flatten)]
         filter: AuditFilterArgs,
         /// Start after this sequence number
-        #[arg(long, value_name = "SEQ")]
+        #[arg(long, value_name = "SEQ", conflicts_with_all = ["before", "tail"])]
         after: Option<u64>,
-        /// At most this many records
-        #[arg(long, default_value_t = 50)]
+        /// Only records before this sequence number
+        #[arg(long, value_name = "SEQ")]
+        before: Option<u64>,
+        /// Newest first (the page after `--before SEQ`, if given)
+        #[arg(long, conflicts_with = "tail")]
+        newest_first: bool,
+        /// The latest N records, oldest of them first (like `tail`)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        tail: Option<u32>,
+        /// At most this many records (1 to 1000)
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,
         /// Output.
         #[command(flatten)]

@@ -46,6 +46,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::audit::AuditRecord;
 use crate::clock::Timestamp;
@@ -55,14 +56,14 @@ pub mod identity;
 pub use identity::*;
 
 /// The one error shape: `{"error":{"code","message","request_id"}}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// Inside [`ErrorBody`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine code, e.g. `secret.not_found`.
     pub code: String,
@@ -73,7 +74,7 @@ pub struct ErrorDetail {
 }
 
 /// `GET /v1/sys/health`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     /// Whether `init` has run.
     pub initialized: bool,
@@ -84,14 +85,16 @@ pub struct Health {
 }
 
 /// How the key that protects the root key is itself protected.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum UnsealMode {
     /// Shamir shares: any `threshold` of `shares` unseal.
     Shamir {
         /// Number of shares to make (1..=255).
+        #[schema(minimum = 1)]
         shares: u8,
         /// Shares needed to unseal (1..=shares).
+        #[schema(minimum = 1)]
         threshold: u8,
     },
     /// A passphrase stretched with Argon2id.
@@ -105,7 +108,7 @@ pub enum UnsealMode {
 }
 
 /// `POST /v1/sys/init`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitRequest {
     /// The unseal mode.
@@ -113,7 +116,7 @@ pub struct InitRequest {
 }
 
 /// Answer to init: shown once, never stored by the server in plaintext.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InitResponse {
     /// Shamir shares (text encoded), for the Shamir mode.
     #[serde(default)]
@@ -126,7 +129,7 @@ pub struct InitResponse {
 
 /// `POST /v1/sys/unseal`: one share, the passphrase, or (key-file mode,
 /// after an operator sealed) the key file's contents.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnsealRequest {
     /// One Shamir share.
@@ -146,7 +149,7 @@ pub struct UnsealRequest {
 /// `POST /v1/sys/generate-root`: the unseal key material, as for unseal
 /// (all `threshold` shares at once, the passphrase, or the key file's
 /// contents), and an optional lifetime.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateRoot {
     /// Shamir shares (at least the threshold).
@@ -160,11 +163,12 @@ pub struct GenerateRoot {
     pub key: Option<SecretText>,
     /// Lifetime in seconds, 60 to 2,592,000 (30 days); none: no expiry.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub ttl_secs: Option<i64>,
 }
 
 /// A root token's description (never the token).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RootToken {
     /// Public id (the part before the dot).
     pub id: String,
@@ -179,7 +183,7 @@ pub struct RootToken {
 }
 
 /// Answer to `POST /v1/sys/generate-root`: the token is shown once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct GeneratedRoot {
     /// `<id>.<secret>`.
     pub root_token: SecretText,
@@ -188,7 +192,7 @@ pub struct GeneratedRoot {
 }
 
 /// Seal state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SealStatus {
     /// Whether `init` has run.
     pub initialized: bool,
@@ -203,7 +207,7 @@ pub struct SealStatus {
 }
 
 /// Root key state (after `rotate-root`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RootKeyStatus {
     /// Current root key version.
     pub version: u32,
@@ -212,15 +216,16 @@ pub struct RootKeyStatus {
 }
 
 /// `POST /v1/projects`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
     /// Project name.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]*$", min_length = 1, max_length = 63)]
     pub name: String,
 }
 
 /// A project.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Project {
     /// Name.
     pub name: String,
@@ -229,22 +234,23 @@ pub struct Project {
 }
 
 /// Projects the caller may see.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProjectList {
     /// Projects, by name.
     pub projects: Vec<Project>,
 }
 
 /// `POST /v1/projects/{p}/environments`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEnvironment {
     /// Environment name.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]*$", min_length = 1, max_length = 63)]
     pub name: String,
 }
 
 /// An environment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Environment {
     /// Project.
     pub project: String,
@@ -255,14 +261,14 @@ pub struct Environment {
 }
 
 /// Environments of a project.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EnvironmentList {
     /// Environments, by name.
     pub environments: Vec<Environment>,
 }
 
 /// `PUT .../secrets/{name}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteSecret {
     /// The value: UTF-8, at most 64 KiB, multi-line allowed.
@@ -273,7 +279,7 @@ pub struct WriteSecret {
 }
 
 /// A secret version's metadata (no value).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SecretMeta {
     /// Name.
     pub name: String,
@@ -286,7 +292,7 @@ pub struct SecretMeta {
 }
 
 /// A secret with its value.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SecretValue {
     /// Name.
     pub name: String,
@@ -301,7 +307,7 @@ pub struct SecretValue {
 }
 
 /// A line of [`SecretList`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SecretSummary {
     /// Name.
     pub name: String,
@@ -312,14 +318,14 @@ pub struct SecretSummary {
 }
 
 /// Names in an environment (never values).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SecretList {
     /// Secrets, by name.
     pub secrets: Vec<SecretSummary>,
 }
 
 /// Every current value of an environment, in one answer (what `vault run` uses).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Bundle {
     /// Project.
     pub project: String,
@@ -330,7 +336,7 @@ pub struct Bundle {
 }
 
 /// One version in a history.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HistoryEntry {
     /// Version.
     pub version: u64,
@@ -346,7 +352,7 @@ pub struct HistoryEntry {
 }
 
 /// Versions of a secret, newest first (no values).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SecretHistory {
     /// Name.
     pub name: String,
@@ -355,10 +361,11 @@ pub struct SecretHistory {
 }
 
 /// `POST .../rollback`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
     /// The version whose value becomes the new current version.
+    #[schema(minimum = 1)]
     pub version: u64,
     /// Optional compare-and-set on the current version.
     #[serde(default)]
@@ -366,7 +373,7 @@ pub struct Rollback {
 }
 
 /// A secret in the trash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TrashedSecret {
     /// Name.
     pub name: String,
@@ -379,14 +386,14 @@ pub struct TrashedSecret {
 }
 
 /// The trash of an environment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TrashList {
     /// Trashed secrets.
     pub secrets: Vec<TrashedSecret>,
 }
 
 /// State of a KEK version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KekState {
     /// Used for all new wraps.
@@ -400,7 +407,7 @@ pub enum KekState {
 }
 
 /// One KEK version of a project.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct KekVersionStatus {
     /// Project.
     pub project: String,
@@ -419,7 +426,7 @@ pub struct KekVersionStatus {
 }
 
 /// `GET /v1/keys`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct KeyStatus {
     /// Root key version.
     pub root_version: u32,
@@ -428,16 +435,17 @@ pub struct KeyStatus {
 }
 
 /// `POST /v1/keys/rewrap`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRewrap {
     /// Only this project (all projects when absent).
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]*$", min_length = 1, max_length = 63)]
     pub project: Option<String>,
 }
 
 /// A rewrap job's state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RewrapJob {
     /// Job id.
     pub id: String,
@@ -458,17 +466,20 @@ pub struct RewrapJob {
 }
 
 /// A page of audit records (`GET /v1/audit?from&to&actor&action&resource&after&limit`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditPage {
-    /// Records, oldest first.
+    /// Records, oldest first (newest first with `order=newest`).
     pub records: Vec<AuditRecord>,
-    /// Pass as `after` for the next page.
+    /// Pass as `after` for the next page (oldest-first order).
     #[serde(default)]
     pub next_after: Option<u64>,
+    /// Pass as `before` for the next page (newest-first order).
+    #[serde(default)]
+    pub next_before: Option<u64>,
 }
 
 /// `GET /v1/audit/verify`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditVerifyReport {
     /// True when the chain and every checkpoint verify.
     pub ok: bool,
@@ -482,7 +493,7 @@ pub struct AuditVerifyReport {
 }
 
 /// `GET /v1/audit/public-key`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditPublicKey {
     /// Always `ed25519`.
     pub algorithm: String,

@@ -47,7 +47,7 @@ pub use self::verification::{
 };
 
 /// What happened to a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Allowed and done.
@@ -94,7 +94,7 @@ impl FromStr for Outcome {
 pub struct UnknownOutcome;
 
 /// One audit record, as stored and exported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Position in the chain, from 1, without gaps.
     pub seq: u64,

@@ -149,6 +149,18 @@ impl<'de> Deserialize<'de> for SecretText {
     }
 }
 
+// In the OpenAPI document a secret is a plain string.
+impl utoipa::PartialSchema for SecretText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some("A secret text (UTF-8, never NUL)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SecretText {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

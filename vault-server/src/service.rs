@@ -606,11 +606,7 @@ fn check_token(
     auth: &AuthInput,
 ) -> Result<Principal> {
     let Some(cred) = cred else {
-        return Err(Error::new(
-            Kind::Unauthenticated,
-            "auth.required",
-            "a token is required (Authorization: Bearer <token>)",
-        ));
+        return Err(Error::credential_required());
     };
     let invalid = || Error::new(Kind::Unauthenticated, "auth.invalid_token", "invalid token");
     let (id, secret) = parse_token(cred.expose_secret()).map_err(|_| invalid())?;

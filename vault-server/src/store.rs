@@ -397,6 +397,10 @@ pub struct AuditFilter {
     pub resource: Option<String>,
     /// Only records with a larger seq.
     pub after: Option<u64>,
+    /// Only records with a smaller seq.
+    pub before: Option<u64>,
+    /// Newest (largest seq) first instead of oldest first.
+    pub newest_first: bool,
     /// At most this many.
     pub limit: Option<u64>,
 }

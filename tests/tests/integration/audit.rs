@@ -198,7 +198,33 @@ fn export_filters_and_verifies_offline_with_the_public_key() {
     let future = c.get("/v1/audit/export?format=jsonl&from=2999-01-01");
     assert_eq!(parse(&future.text).records().count(), 0);
     let bad = c.get("/v1/audit/export?format=xml");
-    assert_eq!(bad.code(), "request.invalid_format");
+    assert_eq!(bad.code(), "request.invalid_query");
+    assert!(
+        bad.text.contains("jsonl") && bad.text.contains("csv"),
+        "{}",
+        bad.text
+    );
+    // Newest first, and the page before a seq.
+    let newest = c.get("/v1/audit?order=newest&limit=3").json;
+    let seqs: Vec<u64> = newest["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs.len(), 3);
+    assert!(seqs[0] > seqs[1] && seqs[1] > seqs[2], "{seqs:?}");
+    assert_eq!(newest["next_before"].as_u64(), Some(seqs[2]));
+    let older = c
+        .get(&format!(
+            "/v1/audit?order=newest&limit=2&before={}",
+            seqs[2]
+        ))
+        .json;
+    assert_eq!(older["records"][0]["seq"].as_u64(), Some(seqs[2] - 1));
+    for bad in ["limit=0", "limit=1001", "after=-1", "order=sideways"] {
+        assert_eq!(c.get(&format!("/v1/audit?{bad}")).status, 400, "{bad}");
+    }
     let bad = c.get("/v1/audit?from=yesterday");
     assert_eq!(bad.code(), "request.invalid_time");
 }

@@ -445,3 +445,59 @@ fn a_detached_rewrap_can_be_followed_later() {
     let o = run(&s, &["keys", "rewrap", "status", "no-such-job"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// `vault audit list` shows the tail of the trail, or newest first with a
+/// page cursor.
+#[test]
+fn audit_list_tail_and_newest_first() {
+    let s = Server::dev();
+    seed(&s, "a", "dev", &[("K", "v"), ("L", "w")]);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = run(&s, args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let seqs = |v: &serde_json::Value| -> Vec<u64> {
+        v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let all = seqs(&json(&[
+        "audit", "list", "--limit", "1000", "--format", "json",
+    ]));
+    let last = *all.last().unwrap();
+    let tail = seqs(&json(&["audit", "list", "--tail", "3", "--format", "json"]));
+    assert_eq!(tail.len(), 3);
+    assert!(tail[0] < tail[1] && tail[1] < tail[2], "{tail:?}");
+    // The tail ends at or after what the full listing saw (listing is audited too).
+    assert!(tail[2] >= last, "{tail:?} vs {last}");
+    let newest = json(&[
+        "audit",
+        "list",
+        "--newest-first",
+        "--limit",
+        "2",
+        "--format",
+        "json",
+    ]);
+    let n = seqs(&newest);
+    assert!(n[0] > n[1], "{n:?}");
+    let before = newest["next_before"].as_u64().unwrap();
+    let next = seqs(&json(&[
+        "audit",
+        "list",
+        "--newest-first",
+        "--before",
+        &before.to_string(),
+        "--limit",
+        "1",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(next, vec![before - 1]);
+    let o = run(&s, &["audit", "list", "--tail", "3", "--after", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

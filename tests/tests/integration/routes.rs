@@ -146,3 +146,80 @@ fn metrics_need_a_permission_unless_configured_open() {
     });
     assert_eq!(open.anonymous().get("/v1/sys/metrics").status, 200);
 }
+
+/// Without a credential a protected route answers 401 before it reads any
+/// input (a caller learns nothing of what it would accept), and the refusal
+/// is recorded under the route's action and the resource its path names.
+#[test]
+fn no_credential_is_refused_before_input_is_read() {
+    let s = Server::dev();
+    let anon = s.anonymous();
+    for (method, path, body) in [
+        ("POST", "/v1/projects", serde_json::json!({ "name": "" })),
+        ("POST", "/v1/keys/rewrap", serde_json::json!(null)),
+        (
+            "PUT",
+            "/v1/projects/p/environments/e/secrets/not%20a%20name",
+            serde_json::json!([1]),
+        ),
+    ] {
+        let r = match method {
+            "POST" => anon.post(path, body),
+            _ => anon.put(path, body),
+        };
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "auth.required"),
+            "{method} {path}"
+        );
+    }
+    let root = s.client();
+    let page = root
+        .get("/v1/audit?order=newest&limit=5&action=project.create")
+        .json;
+    let rec = &page["records"][0];
+    assert_eq!(rec["outcome"], "denied", "{page}");
+    assert_eq!(rec["detail"], "auth.required");
+    assert_eq!(rec["resource"], "projects");
+}
+
+/// Bodies are JSON objects; a JSON number with a zero fraction is the
+/// integer it equals (RFC 8259 has one number type).
+#[test]
+fn bodies_are_objects_and_integral_numbers_are_integers() {
+    let s = Server::dev();
+    let c = s.client();
+    c.setup("p", "e");
+    let w = c.put(
+        "/v1/projects/p/environments/e/secrets/K",
+        serde_json::json!({ "value": "v" }),
+    );
+    assert_eq!(w.status, 200, "{w:?}");
+    let cas = c.put(
+        "/v1/projects/p/environments/e/secrets/K",
+        serde_json::from_str::<Value>(r#"{"value": "w", "cas": 1.0}"#).unwrap(),
+    );
+    assert_eq!(cas.status, 200, "{cas:?}");
+    let frac = c.put(
+        "/v1/projects/p/environments/e/secrets/K",
+        serde_json::from_str::<Value>(r#"{"value": "x", "cas": 2.5}"#).unwrap(),
+    );
+    assert_eq!((frac.status, frac.code()), (400, "request.invalid_json"));
+    for body in [serde_json::json!([null, null]), serde_json::json!("x")] {
+        let r = c.post("/v1/sys/unseal", body.clone());
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "request.invalid_json"),
+            "{body}"
+        );
+        let r = c.post("/v1/projects", body.clone());
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "request.invalid_json"),
+            "{body}"
+        );
+    }
+    // `null` is "no body" for the rewrap route, whose body is optional.
+    let rw = c.post("/v1/keys/rewrap", serde_json::json!(null));
+    assert_eq!(rw.status, 202, "{rw:?}");
+}

@@ -58,16 +58,30 @@ pub fn run(cmd: AuditCommand, ctx: &Ctx) -> CliResult<u8> {
         AuditCommand::List {
             filter,
             after,
+            before,
+            newest_first,
+            tail,
             limit,
             output,
         } => {
-            let mut query = vec![format!("limit={limit}")];
+            let mut query = vec![format!("limit={}", tail.unwrap_or(limit))];
             query.extend(filter_query(filter)?);
             if let Some(a) = after {
                 query.push(format!("after={a}"));
             }
+            if let Some(b) = before {
+                query.push(format!("before={b}"));
+            }
+            if newest_first || tail.is_some() {
+                query.push("order=newest".to_owned());
+            }
             let (_, client) = ctx.connect(None, None)?;
-            let page: AuditPage = client.get(&format!("/v1/audit?{}", query.join("&")))?;
+            let mut page: AuditPage = client.get(&format!("/v1/audit?{}", query.join("&")))?;
+            if tail.is_some() {
+                // The latest N, shown in the order they happened.
+                page.records.reverse();
+                page.next_before = None;
+            }
             if output.format == Format::Json {
                 output::json(&page)?;
                 return Ok(0);
@@ -89,6 +103,9 @@ pub fn run(cmd: AuditCommand, ctx: &Ctx) -> CliResult<u8> {
             t.print("no audit records match")?;
             if let Some(next) = page.next_after {
                 output::note(&format!("more: --after {next}"));
+            }
+            if let Some(next) = page.next_before {
+                output::note(&format!("more: --newest-first --before {next}"));
             }
             Ok(0)
         }

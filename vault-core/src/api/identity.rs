@@ -24,22 +24,25 @@
 //! | POST | `/v1/sys/danger-test-clock` | [`AdvanceTestClock`] → [`TestClock`] (dev + test clock only) |
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::clock::Timestamp;
 use crate::secret::SecretText;
 
 /// `POST /v1/auth/login`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The username (normalized by the server).
+    #[schema(min_length = 1, max_length = 256)]
     pub username: String,
     /// The password.
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: SecretText,
 }
 
 /// A new session: the token is shown once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
     /// `<id>.<secret>`; send as `Authorization: Bearer`.
     pub token: SecretText,
@@ -54,7 +57,7 @@ pub struct LoginResponse {
 }
 
 /// One role granted on a scope.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct GrantInfo {
     /// Role name.
     pub role: String,
@@ -63,7 +66,7 @@ pub struct GrantInfo {
 }
 
 /// `GET /v1/auth/whoami`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {
     /// `root`, `user` or `service_token`.
     pub kind: String,
@@ -80,27 +83,30 @@ pub struct WhoAmI {
 }
 
 /// `POST /v1/auth/password`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     /// The current password.
     pub current_password: SecretText,
     /// The new password (≥ 12 characters, strong enough).
+    #[schema(min_length = 12, max_length = 1024)]
     pub new_password: SecretText,
 }
 
 /// `POST /v1/users`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Username (normalized: NFKC, lowercase, ASCII).
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]*$", min_length = 1, max_length = 64)]
     pub username: String,
     /// Initial password.
+    #[schema(min_length = 12, max_length = 1024)]
     pub password: SecretText,
 }
 
 /// A user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct User {
     /// Immutable id.
     pub id: String,
@@ -113,14 +119,14 @@ pub struct User {
 }
 
 /// `GET /v1/users`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UserList {
     /// Users by name.
     pub users: Vec<User>,
 }
 
 /// `POST /v1/users/{user}/offboard`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Offboard {
     /// Start of the period whose reads are listed.
@@ -131,7 +137,7 @@ pub struct Offboard {
 }
 
 /// One resource read by an offboarded user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReadItem {
     /// `project/env/name`, or `project/env` for a bundle (every secret in it).
     pub resource: String,
@@ -142,7 +148,7 @@ pub struct ReadItem {
 }
 
 /// Answer to offboarding: what was revoked and what to rotate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OffboardReport {
     /// The user (now disabled).
     pub user: User,
@@ -157,7 +163,7 @@ pub struct OffboardReport {
 }
 
 /// A role.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RoleInfo {
     /// Name.
     pub name: String,
@@ -172,30 +178,34 @@ pub struct RoleInfo {
 }
 
 /// `GET /v1/roles`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RoleList {
     /// Built-in roles first, then custom ones.
     pub roles: Vec<RoleInfo>,
 }
 
 /// `POST /v1/roles`: a custom role.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRole {
     /// Name: `[a-z0-9-]`, not a built-in name.
+    #[schema(pattern = "^[a-z][a-z0-9-]*$", min_length = 1, max_length = 64)]
     pub name: String,
     /// Permission names.
+    #[schema(min_items = 1)]
     pub permissions: Vec<String>,
     /// Session absolute lifetime for holders, seconds.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub session_absolute_secs: Option<i64>,
     /// Session idle timeout for holders, seconds.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub session_idle_secs: Option<i64>,
 }
 
 /// A role binding.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Binding {
     /// Id.
     pub id: String,
@@ -210,21 +220,24 @@ pub struct Binding {
 }
 
 /// `GET /v1/bindings`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BindingList {
     /// Bindings.
     pub bindings: Vec<Binding>,
 }
 
 /// `POST /v1/bindings`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBinding {
     /// Username.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]*$", min_length = 1, max_length = 64)]
     pub user: String,
     /// Role name.
+    #[schema(pattern = "^[a-z][a-z0-9-]*$", min_length = 1, max_length = 64)]
     pub role: String,
     /// Scope pattern (`payments/*`, `*/dev`, `*`).
+    #[schema(min_length = 1, max_length = 128)]
     pub scope: String,
     /// Allow an exact scope naming a project or environment that does not
     /// exist yet (it takes effect once created). Without it such a scope is
@@ -234,7 +247,7 @@ pub struct CreateBinding {
 }
 
 /// A session (never its secret).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Session {
     /// Public id.
     pub id: String,
@@ -253,18 +266,19 @@ pub struct Session {
 }
 
 /// `GET /v1/sessions`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SessionList {
     /// Live sessions.
     pub sessions: Vec<Session>,
 }
 
 /// `POST /v1/sessions/revoke`: every session of a user, or everyone's.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeSessions {
     /// Revoke this user's sessions.
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]*$", min_length = 1, max_length = 64)]
     pub user: Option<String>,
     /// Revoke every session of every user.
     #[serde(default)]
@@ -272,25 +286,28 @@ pub struct RevokeSessions {
 }
 
 /// How many were revoked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Revoked {
     /// Count.
     pub revoked: u64,
 }
 
 /// `POST /v1/tokens`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceToken {
     /// A label.
     #[serde(default)]
     pub name: Option<String>,
     /// Scope patterns (`payments/prod`, `*/dev`).
+    #[schema(min_items = 1)]
     pub scopes: Vec<String>,
     /// Actions: `read`, `list`, `write`, `delete` (or `secrets.read`, ...).
+    #[schema(min_items = 1)]
     pub actions: Vec<String>,
     /// Lifetime, seconds (default 30 days, at most 1 year).
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub ttl_secs: Option<i64>,
     /// Allowed source networks (CIDR); any when empty.
     #[serde(default)]
@@ -298,7 +315,7 @@ pub struct CreateServiceToken {
 }
 
 /// A service token (never its secret).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ServiceToken {
     /// Public id.
     pub id: String,
@@ -323,7 +340,7 @@ pub struct ServiceToken {
 }
 
 /// Answer to `POST /v1/tokens`: the token is shown once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreatedServiceToken {
     /// `<id>.<secret>`.
     pub token: SecretText,
@@ -332,7 +349,7 @@ pub struct CreatedServiceToken {
 }
 
 /// `GET /v1/tokens`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ServiceTokenList {
     /// Tokens.
     pub tokens: Vec<ServiceToken>,
@@ -342,18 +359,24 @@ pub struct ServiceTokenList {
 }
 
 /// `POST /v1/emergency`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenEmergency {
     /// Why (required, recorded in the audit trail).
+    #[schema(
+        min_length = 10,
+        max_length = 1000,
+        pattern = "^[^\\u0000-\\u001F\\u007F]*$"
+    )]
     pub reason: String,
     /// Duration, seconds (default 1 h, at most 4 h).
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub ttl_secs: Option<i64>,
 }
 
 /// An emergency (break-glass) grant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EmergencyGrant {
     /// Id.
     pub id: String,
@@ -370,22 +393,23 @@ pub struct EmergencyGrant {
 }
 
 /// `GET /v1/emergency`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EmergencyList {
     /// Grants, newest first.
     pub grants: Vec<EmergencyGrant>,
 }
 
 /// `POST /v1/sys/danger-test-clock` (dev mode with the test clock only).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceTestClock {
     /// Seconds to move the server's clock forward.
+    #[schema(minimum = 0, maximum = 315360000)]
     pub advance_secs: i64,
 }
 
 /// The test clock's time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TestClock {
     /// Now, as the server sees it.
     pub now: Timestamp,

@@ -314,7 +314,7 @@ pub enum AuditKeyError {
 /// A signed statement "the record at `seq` has hash `hash`", made at `time`.
 /// It vouches for every record up to `seq`, because each record's hash
 /// covers its predecessor's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Checkpoint {
     /// Seq of the record it covers (0 only for a checkpoint of the empty chain).
     pub seq: u64,

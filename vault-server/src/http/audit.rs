@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 use vault_core::api::{AuditPage, AuditPublicKey, AuditVerifyReport};
 use vault_core::audit::{ChainHash, ChainHead, Checkpoint};
 use vault_core::clock::Timestamp;
@@ -17,12 +18,15 @@ use crate::service::{Ctx, Error, Vault};
 use crate::store::AuditFilter;
 
 /// Query of `/v1/audit` and `/v1/audit/export`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// From (RFC 3339 or date), inclusive.
+    /// From this time, inclusive: RFC 3339 (or a date, `YYYY-MM-DD`).
+    #[param(format = DateTime)]
     pub from: Option<String>,
-    /// To (RFC 3339 or date), exclusive.
+    /// Before this time: RFC 3339 (or a date, `YYYY-MM-DD`).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Actor.
     pub actor: Option<String>,
@@ -30,12 +34,39 @@ pub struct AuditQuery {
     pub action: Option<String>,
     /// Resource prefix.
     pub resource: Option<String>,
-    /// After this seq.
-    pub after: Option<u64>,
-    /// Page size.
+    /// Only records after this seq.
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    /// Only records before this seq.
+    #[param(minimum = 0)]
+    pub before: Option<i64>,
+    /// `oldest` first (default) or `newest` first (list only).
+    pub order: Option<Order>,
+    /// Page size (list only): 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
-    /// Export format: `jsonl` (default) or `csv`.
-    pub format: Option<String>,
+    /// Export format (export only): `jsonl` (default) or `csv`.
+    pub format: Option<Format>,
+}
+
+/// Order of `GET /v1/audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// Oldest (smallest seq) first.
+    Oldest,
+    /// Newest (largest seq) first: the tail of the trail.
+    Newest,
+}
+
+/// Format of `GET /v1/audit/export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header line.
+    Csv,
 }
 
 fn time(ctx: &Ctx, s: Option<&str>, what: &str) -> Result<Option<Timestamp>, ApiError> {
@@ -51,19 +82,51 @@ fn time(ctx: &Ctx, s: Option<&str>, what: &str) -> Result<Option<Timestamp>, Api
     .api(ctx)
 }
 
+/// A sequence number bound: 0 or more.
+fn seq(ctx: &Ctx, v: Option<i64>, what: &str) -> Result<Option<u64>, ApiError> {
+    v.map(|v| {
+        u64::try_from(v).map_err(|_| {
+            Error::bad(
+                "request.invalid_query",
+                format!("`{what}` must be 0 or more"),
+            )
+        })
+    })
+    .transpose()
+    .api(ctx)
+}
+
 fn filter(ctx: &Ctx, q: &AuditQuery) -> Result<AuditFilter, ApiError> {
+    if q.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+        return Err(ApiError::new(
+            Error::bad("request.invalid_query", "`limit` must be 1 to 1000"),
+            &ctx.request_id,
+        ));
+    }
     Ok(AuditFilter {
         from: time(ctx, q.from.as_deref(), "from")?,
         to: time(ctx, q.to.as_deref(), "to")?,
         actor: q.actor.clone(),
         action: q.action.clone(),
         resource: q.resource.clone(),
-        after: q.after,
+        after: seq(ctx, q.after, "after")?,
+        before: seq(ctx, q.before, "before")?,
+        newest_first: q.order == Some(Order::Newest),
         limit: q.limit,
     })
 }
 
 /// `GET /v1/audit`.
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of records", body = AuditPage)
+    ),
+    extensions(("x-vault-action" = json!("audit.read")))
+)]
 pub async fn list(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -74,20 +137,27 @@ pub async fn list(
 }
 
 /// `GET /v1/audit/export?format=jsonl|csv`.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/export",
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The records, one JSON object per line (jsonl) or CSV with a header", content(
+            (String = "application/x-ndjson"),
+            (String = "text/csv")
+        ))
+    ),
+    extensions(("x-vault-action" = json!("audit.read")))
+)]
 pub async fn export(
     State(v): State<Vault>,
     Caller(ctx): Caller,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let format = match q.format.as_deref() {
-        None | Some("jsonl") => ExportFormat::Jsonl,
-        Some("csv") => ExportFormat::Csv,
-        Some(_) => {
-            return Err(ApiError::new(
-                Error::bad("request.invalid_format", "format must be jsonl or csv"),
-                &ctx.request_id,
-            ));
-        }
+    let format = match q.format {
+        None | Some(Format::Jsonl) => ExportFormat::Jsonl,
+        Some(Format::Csv) => ExportFormat::Csv,
     };
     let f = filter(&ctx, &q)?;
     let body = v.audit_export(&ctx, f, format).await.api(&ctx)?;
@@ -101,16 +171,28 @@ pub async fn export(
 /// Query of `/v1/audit/verify`: an optional head saved earlier (by an
 /// auditor or a cron job from `GET /v1/audit/head`) that the chain must
 /// still contain.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct VerifyQuery {
-    /// Seq of the saved head.
+    /// Seq of the saved head (give with `against_hash`).
     pub against_seq: Option<u64>,
-    /// Hash of record `against_seq` (64 hex digits).
+    /// Hash of record `against_seq` (64 lowercase hex digits).
+    #[param(pattern = "^[0-9a-f]{64}$")]
     pub against_hash: Option<String>,
 }
 
 /// `GET /v1/audit/verify[?against_seq=N&against_hash=H]`.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/verify",
+    tag = "audit",
+    params(VerifyQuery),
+    responses(
+        (status = 200, description = "The verification report", body = AuditVerifyReport)
+    ),
+    extensions(("x-vault-action" = json!("audit.read")))
+)]
 pub async fn verify(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -144,6 +226,15 @@ pub async fn verify(
 
 /// `GET /v1/audit/head`: the signed head of the chain, to save and check
 /// later with `against_seq`/`against_hash`.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/head",
+    tag = "audit",
+    responses(
+        (status = 200, description = "The signed head of the chain", body = Checkpoint)
+    ),
+    extensions(("x-vault-action" = json!("audit.read")))
+)]
 pub async fn head(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -152,6 +243,15 @@ pub async fn head(
 }
 
 /// `GET /v1/audit/public-key`.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/public-key",
+    tag = "audit",
+    responses(
+        (status = 200, description = "The checkpoint verification key", body = AuditPublicKey)
+    ),
+    extensions(("x-vault-action" = json!("audit.read")))
+)]
 pub async fn public_key(
     State(v): State<Vault>,
     Caller(ctx): Caller,

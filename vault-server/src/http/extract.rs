@@ -89,7 +89,70 @@ pub fn credential_from(
     })
 }
 
-/// JSON body; malformed JSON answers 400 `request.invalid_json`, too large 413.
+/// Route layer of every route that needs a credential: with none
+/// presented, the answer is 401 `auth.required` before any input is read,
+/// so a caller without a credential learns nothing of what the route would
+/// accept. The frame middleware records the refusal under the route's
+/// declared action and the resource its path names ([`AuditAs`]), as the
+/// service would have.
+pub async fn require_credential(
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if credential_of(req.headers()).is_some() {
+        return next.run(req).await;
+    }
+    let (mut parts, _) = req.into_parts();
+    let matched = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
+    let params = axum::extract::RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .ok();
+    let req = Request::from_parts(parts, axum::body::Body::empty());
+    let m = req
+        .extensions()
+        .get::<RequestMeta>()
+        .cloned()
+        .unwrap_or_else(RequestMeta::unknown);
+    let mut resp = ApiError::new(Error::credential_required(), &m.request_id).into_response();
+    if let Some(matched) = matched {
+        let action = super::route_access::action_of(req.method().as_str(), matched.as_str());
+        let resource = match params.as_ref() {
+            Some(p) if p.iter().next().is_some() => {
+                p.iter().map(|(_, v)| v).collect::<Vec<_>>().join("/")
+            }
+            _ => matched.as_str().trim_start_matches("/v1/").to_owned(),
+        };
+        if let Some(action) = action {
+            resp.extensions_mut().insert(AuditAs { action, resource });
+        }
+    }
+    resp
+}
+
+/// How the frame middleware records a request refused before its handler
+/// ran: the declared action and the resource, instead of method and path.
+#[derive(Debug, Clone)]
+pub struct AuditAs {
+    /// The route's declared action, e.g. `secret.write`.
+    pub action: &'static str,
+    /// What the path names, e.g. `payments/prod/DB_URL`.
+    pub resource: String,
+}
+
+/// JSON body: a JSON object (an array or scalar is refused, even where
+/// serde would read a struct from a sequence). Malformed JSON answers 400
+/// `request.invalid_json`, a missing content type 400
+/// `request.content_type`, too large 413.
+///
+/// JSON has one number type (RFC 8259 section 6), and JSON Schema counts
+/// `2.0` as an integer, so an integral number written with a fraction is
+/// read as that integer. The body passes through a `serde_json::Value` to
+/// do so; its strings *move* into the target type (`SecretText` takes the
+/// `String` it is given), so no extra copy of a secret is left behind.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -99,8 +162,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let (parts, body) = req.into_parts();
         let m = meta(&parts);
         let req = Request::from_parts(parts, body);
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
             Err(rej) => {
                 use axum::extract::rejection::JsonRejection as J;
                 // Never echo serde's text: it can quote the offending value,
@@ -110,16 +173,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                         "request.content_type",
                         "send Content-Type: application/json",
                     ),
-                    J::JsonSyntaxError(_) => {
+                    J::JsonSyntaxError(_) | J::JsonDataError(_) => {
                         Error::bad("request.invalid_json", "the body is not valid JSON")
                     }
-                    J::JsonDataError(e) => Error::bad(
-                        "request.invalid_json",
-                        field_problem(&e.body_text()).unwrap_or_else(|| {
-                            "the body does not match this route's fields (see /v1/openapi.json)"
-                                .to_owned()
-                        }),
-                    ),
                     r if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Error::new(
                         Kind::TooLarge,
                         "request.too_large",
@@ -127,9 +183,56 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                     ),
                     _ => Error::bad("request.invalid_body", "the request body could not be read"),
                 };
-                Err(ApiError::new(err, &m.request_id))
+                return Err(ApiError::new(err, &m.request_id));
+            }
+        };
+        from_json_object(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::new(e, &m.request_id))
+    }
+}
+
+/// Reads `T` from a JSON object body (see [`ApiJson`]).
+pub fn from_json_object<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, Error> {
+    if !value.is_object() {
+        return Err(Error::bad(
+            "request.invalid_json",
+            "the body must be a JSON object (see /v1/openapi.json)",
+        ));
+    }
+    integral_numbers(&mut value);
+    serde_json::from_value(value).map_err(|e| {
+        Error::bad(
+            "request.invalid_json",
+            field_problem(&e.to_string()).unwrap_or_else(|| {
+                "the body does not match this route's fields (see /v1/openapi.json)".to_owned()
+            }),
+        )
+    })
+}
+
+/// Rewrites every float with no fractional part (and in range) as the
+/// integer it equals.
+fn integral_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+            {
+                // 2^63 is exactly representable; below it every integral
+                // f64 fits an i64 (and from 0 up to 2^64, a u64).
+                const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+                if (-TWO_63..TWO_63).contains(&f) {
+                    *n = serde_json::Number::from(f as i64);
+                } else if (0.0..2.0 * TWO_63).contains(&f) {
+                    *n = serde_json::Number::from(f as u64);
+                }
             }
         }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
     }
 }
 
@@ -175,7 +278,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::field_problem;
+    use super::{field_problem, from_json_object};
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        version: u64,
+        #[serde(default)]
+        cas: Option<i64>,
+    }
+
+    #[test]
+    fn bodies_are_objects_and_integral_floats_are_integers() {
+        let ok = |j: &str| from_json_object::<Body>(serde_json::from_str(j).unwrap());
+        assert_eq!(
+            ok(r#"{"version": 3.0, "cas": -2.0}"#).unwrap(),
+            Body {
+                version: 3,
+                cas: Some(-2)
+            }
+        );
+        assert!(ok(r#"{"version": 3.5}"#).is_err());
+        assert!(ok(r#"{"version": 1e300}"#).is_err());
+        let arr = ok("[3, null]").unwrap_err();
+        assert_eq!(arr.code, "request.invalid_json");
+        assert!(ok("null").is_err());
+        assert!(
+            ok(r#"{"version": 1, "CAS": 2}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("`CAS`")
+        );
+    }
 
     #[test]
     fn field_problems_name_fields_never_values() {

@@ -4,11 +4,12 @@
 //! which authenticates, decides and audits.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vault_core::api::{
     AdvanceTestClock, Binding, BindingList, ChangePassword, CreateBinding, CreateRole,
     CreateServiceToken, CreateUser, CreatedServiceToken, EmergencyGrant, EmergencyList,
@@ -19,461 +20,73 @@ use vault_core::api::{
 use super::ApiResult;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::params::{IdPath, RolePath, UserPath};
 use crate::service::Vault;
 
-/// The identity routes: (method, path).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v1/auth/login"),
-    ("POST", "/v1/auth/logout"),
-    ("GET", "/v1/auth/whoami"),
-    ("POST", "/v1/auth/password"),
-    ("GET", "/v1/users"),
-    ("POST", "/v1/users"),
-    ("DELETE", "/v1/users/{name}"),
-    ("POST", "/v1/users/{name}/disable"),
-    ("POST", "/v1/users/{name}/enable"),
-    ("POST", "/v1/users/{name}/offboard"),
-    ("GET", "/v1/roles"),
-    ("POST", "/v1/roles"),
-    ("DELETE", "/v1/roles/{name}"),
-    ("GET", "/v1/bindings"),
-    ("POST", "/v1/bindings"),
-    ("DELETE", "/v1/bindings/{id}"),
-    ("GET", "/v1/sessions"),
-    ("DELETE", "/v1/sessions/{id}"),
-    ("POST", "/v1/sessions/revoke"),
-    ("GET", "/v1/tokens"),
-    ("POST", "/v1/tokens"),
-    ("DELETE", "/v1/tokens/{id}"),
-    ("GET", "/v1/emergency"),
-    ("POST", "/v1/emergency"),
-    ("DELETE", "/v1/emergency/{id}"),
-    ("POST", "/v1/sys/danger-test-clock"),
-];
+/// The identity routes open to a caller without a credential.
+pub fn open_routes() -> OpenApiRouter<Vault> {
+    OpenApiRouter::new().routes(routes!(login))
+}
 
-/// OpenAPI operations of these routes (see [`super::openapi`]).
-pub const OPS: &[super::openapi::Op] = &[
-    (
-        "POST",
-        "/v1/auth/login",
-        "Log in with a password (open)",
-        Some("LoginRequest"),
-        Some("LoginResponse"),
-        200,
-    ),
-    (
-        "POST",
-        "/v1/auth/logout",
-        "Revoke the calling session",
-        None,
-        None,
-        204,
-    ),
-    (
-        "GET",
-        "/v1/auth/whoami",
-        "The caller and its grants",
-        None,
-        Some("WhoAmI"),
-        200,
-    ),
-    (
-        "POST",
-        "/v1/auth/password",
-        "Change one's password (ends every session)",
-        Some("ChangePassword"),
-        None,
-        204,
-    ),
-    (
-        "GET",
-        "/v1/users",
-        "List users (users.manage)",
-        None,
-        Some("UserList"),
-        200,
-    ),
-    (
-        "POST",
-        "/v1/users",
-        "Create a user (users.manage)",
-        Some("CreateUser"),
-        Some("User"),
-        201,
-    ),
-    (
-        "DELETE",
-        "/v1/users/{name}",
-        "Delete a user (users.manage)",
-        None,
-        None,
-        204,
-    ),
-    (
-        "POST",
-        "/v1/users/{name}/disable",
-        "Disable a user; ends their sessions",
-        None,
-        Some("User"),
-        200,
-    ),
-    (
-        "POST",
-        "/v1/users/{name}/enable",
-        "Enable a user",
-        None,
-        Some("User"),
-        200,
-    ),
-    (
-        "POST",
-        "/v1/users/{name}/offboard",
-        "Disable, revoke everything, list secrets read",
-        Some("Offboard"),
-        Some("OffboardReport"),
-        200,
-    ),
-    (
-        "GET",
-        "/v1/roles",
-        "Built-in and custom roles",
-        None,
-        Some("RoleList"),
-        200,
-    ),
-    (
-        "POST",
-        "/v1/roles",
-        "Create a custom role (users.manage)",
-        Some("CreateRole"),
-        Some("RoleInfo"),
-        201,
-    ),
-    (
-        "DELETE",
-        "/v1/roles/{name}",
-        "Delete a custom role (users.manage)",
-        None,
-        None,
-        204,
-    ),
-    (
-        "GET",
-        "/v1/bindings",
-        "List role bindings (?user=NAME)",
-        None,
-        Some("BindingList"),
-        200,
-    ),
-    (
-        "POST",
-        "/v1/bindings",
-        "Grant a role on a scope (users.manage)",
-        Some("CreateBinding"),
-        Some("Binding"),
-        201,
-    ),
-    (
-        "DELETE",
-        "/v1/bindings/{id}",
-        "Remove a binding (users.manage)",
-        None,
-        None,
-        204,
-    ),
-    (
-        "GET",
-        "/v1/sessions",
-        "Own sessions; ?user=NAME or ?all=true with sessions.manage",
-        None,
-        Some("SessionList"),
-        200,
-    ),
-    (
-        "DELETE",
-        "/v1/sessions/{id}",
-        "Revoke a session (own, or sessions.manage)",
-        None,
-        None,
-        204,
-    ),
-    (
-        "POST",
-        "/v1/sessions/revoke",
-        "Revoke a user's or everyone's sessions (sessions.manage)",
-        Some("RevokeSessions"),
-        Some("Revoked"),
-        200,
-    ),
-    (
-        "GET",
-        "/v1/tokens",
-        "Own service tokens; ?all=true with sessions.manage",
-        None,
-        Some("ServiceTokenList"),
-        200,
-    ),
-    (
-        "POST",
-        "/v1/tokens",
-        "Create a scoped, expiring service token (shown once)",
-        Some("CreateServiceToken"),
-        Some("CreatedServiceToken"),
-        201,
-    ),
-    (
-        "DELETE",
-        "/v1/tokens/{id}",
-        "Revoke a service token (own, or sessions.manage) or a root token (root, or sessions.manage)",
-        None,
-        None,
-        204,
-    ),
-    (
-        "GET",
-        "/v1/emergency",
-        "Emergency grants (audit.read)",
-        None,
-        Some("EmergencyList"),
-        200,
-    ),
-    (
-        "POST",
-        "/v1/emergency",
-        "Open a time-boxed emergency grant (emergency.access)",
-        Some("OpenEmergency"),
-        Some("EmergencyGrant"),
-        201,
-    ),
-    (
-        "DELETE",
-        "/v1/emergency/{id}",
-        "End an emergency grant early (its holder, or users.manage)",
-        None,
-        None,
-        204,
-    ),
-    (
-        "POST",
-        "/v1/sys/danger-test-clock",
-        "DEV/TEST ONLY: advance the manual clock (sys.manage)",
-        Some("AdvanceTestClock"),
-        Some("TestClock"),
-        200,
-    ),
-];
-
-/// OpenAPI schemas of the identity wire types.
-pub const SCHEMAS: &[(&str, &[(&str, &str)])] = &[
-    (
-        "LoginRequest",
-        &[("username", "string"), ("password", "string")],
-    ),
-    (
-        "LoginResponse",
-        &[
-            ("token", "string"),
-            ("session_id", "string"),
-            ("username", "string"),
-            ("expires_at", "integer"),
-            ("idle_timeout_secs", "integer"),
-        ],
-    ),
-    ("GrantInfo", &[("role", "string"), ("scope", "string")]),
-    (
-        "WhoAmI",
-        &[
-            ("kind", "string"),
-            ("name", "string"),
-            ("id", "string"),
-            ("session_id", "string"),
-            ("grants", "[]GrantInfo"),
-            ("emergency_until", "integer"),
-        ],
-    ),
-    (
-        "ChangePassword",
-        &[("current_password", "string"), ("new_password", "string")],
-    ),
-    (
-        "CreateUser",
-        &[("username", "string"), ("password", "string")],
-    ),
-    (
-        "User",
-        &[
-            ("id", "string"),
-            ("username", "string"),
-            ("disabled", "boolean"),
-            ("created_at", "integer"),
-        ],
-    ),
-    ("UserList", &[("users", "[]User")]),
-    ("Offboard", &[("since", "integer"), ("until", "integer")]),
-    (
-        "ReadItem",
-        &[
-            ("resource", "string"),
-            ("reads", "integer"),
-            ("last_read_at", "integer"),
-        ],
-    ),
-    (
-        "OffboardReport",
-        &[
-            ("user", "User"),
-            ("sessions_revoked", "integer"),
-            ("tokens_revoked", "integer"),
-            ("bindings_removed", "integer"),
-            ("secrets_read", "[]ReadItem"),
-        ],
-    ),
-    (
-        "RoleInfo",
-        &[
-            ("name", "string"),
-            ("permissions", "[]string"),
-            ("builtin", "boolean"),
-            ("session_absolute_secs", "integer"),
-            ("session_idle_secs", "integer"),
-        ],
-    ),
-    ("RoleList", &[("roles", "[]RoleInfo")]),
-    (
-        "CreateRole",
-        &[
-            ("name", "string"),
-            ("permissions", "[]string"),
-            ("session_absolute_secs", "integer"),
-            ("session_idle_secs", "integer"),
-        ],
-    ),
-    (
-        "Binding",
-        &[
-            ("id", "string"),
-            ("user", "string"),
-            ("role", "string"),
-            ("scope", "string"),
-            ("created_at", "integer"),
-        ],
-    ),
-    ("BindingList", &[("bindings", "[]Binding")]),
-    (
-        "CreateBinding",
-        &[
-            ("user", "string"),
-            ("role", "string"),
-            ("scope", "string"),
-            ("allow_future", "boolean"),
-        ],
-    ),
-    (
-        "Session",
-        &[
-            ("id", "string"),
-            ("user", "string"),
-            ("created_at", "integer"),
-            ("last_used_at", "integer"),
-            ("expires_at", "integer"),
-            ("source", "string"),
-            ("current", "boolean"),
-        ],
-    ),
-    ("SessionList", &[("sessions", "[]Session")]),
-    ("RevokeSessions", &[("user", "string"), ("all", "boolean")]),
-    ("Revoked", &[("revoked", "integer")]),
-    (
-        "CreateServiceToken",
-        &[
-            ("name", "string"),
-            ("scopes", "[]string"),
-            ("actions", "[]string"),
-            ("ttl_secs", "integer"),
-            ("networks", "[]string"),
-        ],
-    ),
-    (
-        "ServiceToken",
-        &[
-            ("id", "string"),
-            ("name", "string"),
-            ("created_by", "string"),
-            ("scopes", "[]string"),
-            ("actions", "[]string"),
-            ("networks", "[]string"),
-            ("created_at", "integer"),
-            ("expires_at", "integer"),
-            ("last_used_at", "integer"),
-            ("revoked_at", "integer"),
-        ],
-    ),
-    (
-        "CreatedServiceToken",
-        &[("token", "string"), ("service_token", "ServiceToken")],
-    ),
-    (
-        "ServiceTokenList",
-        &[("tokens", "[]ServiceToken"), ("root_tokens", "[]RootToken")],
-    ),
-    (
-        "OpenEmergency",
-        &[("reason", "string"), ("ttl_secs", "integer")],
-    ),
-    (
-        "EmergencyGrant",
-        &[
-            ("id", "string"),
-            ("user", "string"),
-            ("reason", "string"),
-            ("created_at", "integer"),
-            ("expires_at", "integer"),
-            ("active", "boolean"),
-        ],
-    ),
-    ("EmergencyList", &[("grants", "[]EmergencyGrant")]),
-    ("AdvanceTestClock", &[("advance_secs", "integer")]),
-    ("TestClock", &[("now", "integer")]),
-];
-
-/// The identity routes.
-pub fn router() -> Router<Vault> {
-    Router::new()
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/logout", post(logout))
-        .route("/v1/auth/whoami", get(whoami))
-        .route("/v1/auth/password", post(change_password))
-        .route("/v1/users", get(list_users).post(create_user))
-        .route("/v1/users/{name}", delete(delete_user))
-        .route("/v1/users/{name}/disable", post(disable_user))
-        .route("/v1/users/{name}/enable", post(enable_user))
-        .route("/v1/users/{name}/offboard", post(offboard))
-        .route("/v1/roles", get(list_roles).post(create_role))
-        .route("/v1/roles/{name}", delete(delete_role))
-        .route("/v1/bindings", get(list_bindings).post(create_binding))
-        .route("/v1/bindings/{id}", delete(delete_binding))
-        .route("/v1/sessions", get(list_sessions))
-        .route("/v1/sessions/{id}", delete(revoke_session))
-        .route("/v1/sessions/revoke", post(revoke_sessions))
-        .route("/v1/tokens", get(list_tokens).post(create_token))
-        .route("/v1/tokens/{id}", delete(revoke_token))
-        .route("/v1/emergency", get(list_emergency).post(open_emergency))
-        .route("/v1/emergency/{id}", delete(end_emergency))
-        .route("/v1/sys/danger-test-clock", post(advance_test_clock))
+/// The identity routes that need a credential.
+pub fn routes() -> OpenApiRouter<Vault> {
+    OpenApiRouter::new()
+        .routes(routes!(logout))
+        .routes(routes!(whoami))
+        .routes(routes!(change_password))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(delete_user))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
+        .routes(routes!(offboard))
+        .routes(routes!(list_roles, create_role))
+        .routes(routes!(delete_role))
+        .routes(routes!(list_bindings, create_binding))
+        .routes(routes!(delete_binding))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(revoke_sessions))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(list_emergency, open_emergency))
+        .routes(routes!(end_emergency))
+        .routes(routes!(advance_test_clock))
 }
 
 /// `?user=NAME&all=true`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WhoQuery {
     /// A user.
+    #[param(pattern = "^[a-z0-9][a-z0-9._-]*$", min_length = 1, max_length = 64)]
     pub user: Option<String>,
     /// Everyone.
     #[serde(default)]
     pub all: bool,
 }
 
+/// `?all=true`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AllQuery {
+    /// Everyone's (needs `sessions.manage`), not only the caller's.
+    #[serde(default)]
+    pub all: bool,
+}
+
 /// `POST /v1/auth/login`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A session", body = LoginResponse)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
 pub async fn login(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -483,6 +96,15 @@ pub async fn login(
 }
 
 /// `POST /v1/auth/logout`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    tag = "auth",
+    responses(
+        (status = 204, description = "The session is ended")
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn logout(State(v): State<Vault>, Caller(ctx): Caller) -> Result<StatusCode, ApiError> {
     v.logout(&ctx)
         .await
@@ -491,11 +113,30 @@ pub async fn logout(State(v): State<Vault>, Caller(ctx): Caller) -> Result<Statu
 }
 
 /// `GET /v1/auth/whoami`.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/whoami",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The caller and its grants", body = WhoAmI)
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn whoami(State(v): State<Vault>, Caller(ctx): Caller) -> Result<Json<WhoAmI>, ApiError> {
     v.whoami(&ctx).await.map(Json).api(&ctx)
 }
 
 /// `POST /v1/auth/password`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/password",
+    tag = "auth",
+    request_body = ChangePassword,
+    responses(
+        (status = 204, description = "Changed; other sessions are ended")
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn change_password(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -508,6 +149,15 @@ pub async fn change_password(
 }
 
 /// `GET /v1/users`.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    tag = "users",
+    responses(
+        (status = 200, description = "Users", body = UserList)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn list_users(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -516,6 +166,16 @@ pub async fn list_users(
 }
 
 /// `POST /v1/users`.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created", body = User)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn create_user(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -528,10 +188,20 @@ pub async fn create_user(
 }
 
 /// `DELETE /v1/users/{name}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{name}",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 204, description = "Deleted")
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn delete_user(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(UserPath { name }): ApiPath<UserPath>,
 ) -> Result<StatusCode, ApiError> {
     v.delete_user(&ctx, &name)
         .await
@@ -540,10 +210,20 @@ pub async fn delete_user(
 }
 
 /// `POST /v1/users/{name}/disable`.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/disable",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 200, description = "Disabled; sessions and tokens revoked", body = User)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn disable_user(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(UserPath { name }): ApiPath<UserPath>,
 ) -> Result<Json<User>, ApiError> {
     v.set_user_enabled(&ctx, &name, false)
         .await
@@ -552,10 +232,20 @@ pub async fn disable_user(
 }
 
 /// `POST /v1/users/{name}/enable`.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/enable",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 200, description = "Enabled", body = User)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn enable_user(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(UserPath { name }): ApiPath<UserPath>,
 ) -> Result<Json<User>, ApiError> {
     v.set_user_enabled(&ctx, &name, true)
         .await
@@ -564,16 +254,36 @@ pub async fn enable_user(
 }
 
 /// `POST /v1/users/{name}/offboard`.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/offboard",
+    tag = "users",
+    params(UserPath),
+    request_body = Offboard,
+    responses(
+        (status = 200, description = "Offboarded: what they could read", body = OffboardReport)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn offboard(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(UserPath { name }): ApiPath<UserPath>,
     ApiJson(req): ApiJson<Offboard>,
 ) -> Result<Json<OffboardReport>, ApiError> {
     v.offboard(&ctx, &name, req).await.map(Json).api(&ctx)
 }
 
 /// `GET /v1/roles`.
+#[utoipa::path(
+    get,
+    path = "/v1/roles",
+    tag = "access",
+    responses(
+        (status = 200, description = "Built-in and custom roles", body = RoleList)
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn list_roles(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -582,6 +292,16 @@ pub async fn list_roles(
 }
 
 /// `POST /v1/roles`.
+#[utoipa::path(
+    post,
+    path = "/v1/roles",
+    tag = "access",
+    request_body = CreateRole,
+    responses(
+        (status = 201, description = "Created", body = RoleInfo)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn create_role(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -594,10 +314,20 @@ pub async fn create_role(
 }
 
 /// `DELETE /v1/roles/{name}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/roles/{name}",
+    tag = "access",
+    params(RolePath),
+    responses(
+        (status = 204, description = "Deleted")
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn delete_role(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(name): ApiPath<String>,
+    ApiPath(RolePath { name }): ApiPath<RolePath>,
 ) -> Result<StatusCode, ApiError> {
     v.delete_role(&ctx, &name)
         .await
@@ -606,6 +336,16 @@ pub async fn delete_role(
 }
 
 /// `GET /v1/bindings`.
+#[utoipa::path(
+    get,
+    path = "/v1/bindings",
+    tag = "access",
+    params(WhoQuery),
+    responses(
+        (status = 200, description = "Role bindings", body = BindingList)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn list_bindings(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -615,6 +355,16 @@ pub async fn list_bindings(
 }
 
 /// `POST /v1/bindings`.
+#[utoipa::path(
+    post,
+    path = "/v1/bindings",
+    tag = "access",
+    request_body = CreateBinding,
+    responses(
+        (status = 201, description = "Granted", body = Binding)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn create_binding(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -627,10 +377,20 @@ pub async fn create_binding(
 }
 
 /// `DELETE /v1/bindings/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/bindings/{id}",
+    tag = "access",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Revoked")
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
 pub async fn delete_binding(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
     v.delete_binding(&ctx, &id)
         .await
@@ -639,6 +399,16 @@ pub async fn delete_binding(
 }
 
 /// `GET /v1/sessions`.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions",
+    tag = "sessions",
+    params(WhoQuery),
+    responses(
+        (status = 200, description = "Sessions (own, or anyone's with sessions.manage)", body = SessionList)
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn list_sessions(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -651,10 +421,20 @@ pub async fn list_sessions(
 }
 
 /// `DELETE /v1/sessions/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/{id}",
+    tag = "sessions",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Revoked")
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn revoke_session(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
     v.revoke_session(&ctx, &id)
         .await
@@ -663,6 +443,16 @@ pub async fn revoke_session(
 }
 
 /// `POST /v1/sessions/revoke`.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/revoke",
+    tag = "sessions",
+    request_body = RevokeSessions,
+    responses(
+        (status = 200, description = "How many were revoked", body = Revoked)
+    ),
+    extensions(("x-vault-action" = json!("sessions.manage")))
+)]
 pub async fn revoke_sessions(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -672,15 +462,35 @@ pub async fn revoke_sessions(
 }
 
 /// `GET /v1/tokens`.
+#[utoipa::path(
+    get,
+    path = "/v1/tokens",
+    tag = "tokens",
+    params(AllQuery),
+    responses(
+        (status = 200, description = "Service tokens (never the secrets)", body = ServiceTokenList)
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn list_tokens(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiQuery(q): ApiQuery<WhoQuery>,
+    ApiQuery(q): ApiQuery<AllQuery>,
 ) -> Result<Json<ServiceTokenList>, ApiError> {
     v.list_tokens(&ctx, q.all).await.map(Json).api(&ctx)
 }
 
 /// `POST /v1/tokens`.
+#[utoipa::path(
+    post,
+    path = "/v1/tokens",
+    tag = "tokens",
+    request_body = CreateServiceToken,
+    responses(
+        (status = 201, description = "Created; the token is shown only here", body = CreatedServiceToken)
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn create_token(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -693,10 +503,20 @@ pub async fn create_token(
 }
 
 /// `DELETE /v1/tokens/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/tokens/{id}",
+    tag = "tokens",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Revoked")
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn revoke_token(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
     v.revoke_token(&ctx, &id)
         .await
@@ -705,6 +525,15 @@ pub async fn revoke_token(
 }
 
 /// `GET /v1/emergency`.
+#[utoipa::path(
+    get,
+    path = "/v1/emergency",
+    tag = "emergency",
+    responses(
+        (status = 200, description = "Emergency grants", body = EmergencyList)
+    ),
+    extensions(("x-vault-action" = json!("audit.read")))
+)]
 pub async fn list_emergency(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -713,6 +542,16 @@ pub async fn list_emergency(
 }
 
 /// `POST /v1/emergency`.
+#[utoipa::path(
+    post,
+    path = "/v1/emergency",
+    tag = "emergency",
+    request_body = OpenEmergency,
+    responses(
+        (status = 201, description = "Opened, time-boxed, audited", body = EmergencyGrant)
+    ),
+    extensions(("x-vault-action" = json!("emergency.open")))
+)]
 pub async fn open_emergency(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -725,10 +564,20 @@ pub async fn open_emergency(
 }
 
 /// `DELETE /v1/emergency/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/emergency/{id}",
+    tag = "emergency",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Ended")
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
 pub async fn end_emergency(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
     v.end_emergency(&ctx, &id)
         .await
@@ -737,6 +586,16 @@ pub async fn end_emergency(
 }
 
 /// `POST /v1/sys/danger-test-clock`.
+#[utoipa::path(
+    post,
+    path = "/v1/sys/danger-test-clock",
+    tag = "sys",
+    request_body = AdvanceTestClock,
+    responses(
+        (status = 200, description = "The dev-mode clock moved on", body = TestClock)
+    ),
+    extensions(("x-vault-action" = json!("sys.danger_test_clock")))
+)]
 pub async fn advance_test_clock(
     State(v): State<Vault>,
     Caller(ctx): Caller,

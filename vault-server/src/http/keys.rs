@@ -4,14 +4,23 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use vault_core::api::{KekVersionStatus, KeyStatus, RewrapJob, StartRewrap};
-use vault_core::names::ProjectName;
 
 use super::ApiResult;
 use super::error::ApiError;
-use super::extract::{ApiPath, Caller};
+use super::extract::{ApiPath, Caller, from_json_object};
+use super::params::{IdPath, KekPath, ProjectPath};
 use crate::service::{Error, Vault};
 
 /// `GET /v1/keys`.
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "keys",
+    responses(
+        (status = 200, description = "Every project key and its versions", body = KeyStatus)
+    ),
+    extensions(("x-vault-action" = json!("keys.manage")))
+)]
 pub async fn status(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -20,22 +29,42 @@ pub async fn status(
 }
 
 /// `POST /v1/projects/{p}/keys/rotate`.
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{p}/keys/rotate",
+    tag = "keys",
+    params(ProjectPath),
+    responses(
+        (status = 200, description = "The new key version", body = KekVersionStatus)
+    ),
+    extensions(("x-vault-action" = json!("keys.manage")))
+)]
 pub async fn rotate(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(p): ApiPath<String>,
+    ApiPath(p): ApiPath<ProjectPath>,
 ) -> Result<Json<KekVersionStatus>, ApiError> {
-    let p = ProjectName::parse(&p).map_err(Error::from).api(&ctx)?;
+    let p = p.parse(&ctx)?;
     v.rotate_kek(&ctx, &p).await.map(Json).api(&ctx)
 }
 
 /// `POST /v1/projects/{p}/keys/{version}/retire`.
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{p}/keys/{version}/retire",
+    tag = "keys",
+    params(KekPath),
+    responses(
+        (status = 200, description = "Retired: decrypts, never encrypts", body = KekVersionStatus)
+    ),
+    extensions(("x-vault-action" = json!("keys.manage")))
+)]
 pub async fn retire(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath((p, version)): ApiPath<(String, u32)>,
+    ApiPath(KekPath { p, version }): ApiPath<KekPath>,
 ) -> Result<Json<KekVersionStatus>, ApiError> {
-    let p = ProjectName::parse(&p).map_err(Error::from).api(&ctx)?;
+    let p = ProjectPath { p }.parse(&ctx)?;
     v.kek_lifecycle(&ctx, &p, version, false)
         .await
         .map(Json)
@@ -43,12 +72,22 @@ pub async fn retire(
 }
 
 /// `POST /v1/projects/{p}/keys/{version}/destroy`.
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{p}/keys/{version}/destroy",
+    tag = "keys",
+    params(KekPath),
+    responses(
+        (status = 200, description = "Destroyed: data under it is gone", body = KekVersionStatus)
+    ),
+    extensions(("x-vault-action" = json!("keys.manage")))
+)]
 pub async fn destroy(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath((p, version)): ApiPath<(String, u32)>,
+    ApiPath(KekPath { p, version }): ApiPath<KekPath>,
 ) -> Result<Json<KekVersionStatus>, ApiError> {
-    let p = ProjectName::parse(&p).map_err(Error::from).api(&ctx)?;
+    let p = ProjectPath { p }.parse(&ctx)?;
     v.kek_lifecycle(&ctx, &p, version, true)
         .await
         .map(Json)
@@ -56,23 +95,35 @@ pub async fn destroy(
 }
 
 /// `POST /v1/keys/rewrap` (202: runs in the background).
+#[utoipa::path(
+    post,
+    path = "/v1/keys/rewrap",
+    tag = "keys",
+    request_body = Option<StartRewrap>,
+    responses(
+        (status = 202, description = "Started in the background", body = RewrapJob)
+    ),
+    extensions(("x-vault-action" = json!("keys.manage")))
+)]
 pub async fn start_rewrap(
     State(v): State<Vault>,
     Caller(ctx): Caller,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<RewrapJob>), ApiError> {
-    // The body is optional: empty means every project.
+    // The body is optional: none (or `null`) means every project.
     let req: StartRewrap = if body.iter().all(u8::is_ascii_whitespace) {
         StartRewrap::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|_| {
-                Error::bad(
-                    "request.invalid_json",
-                    "expected {\"project\": \"name\"} or no body",
-                )
-            })
-            .api(&ctx)?
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(serde_json::Value::Null) => StartRewrap::default(),
+            Ok(v) => from_json_object(v).api(&ctx)?,
+            Err(_) => {
+                return Err(ApiError::new(
+                    Error::bad("request.invalid_json", "the body is not valid JSON"),
+                    &ctx.request_id,
+                ));
+            }
+        }
     };
     v.start_rewrap(&ctx, req)
         .await
@@ -81,10 +132,20 @@ pub async fn start_rewrap(
 }
 
 /// `GET /v1/keys/rewrap/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/keys/rewrap/{id}",
+    tag = "keys",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The job", body = RewrapJob)
+    ),
+    extensions(("x-vault-action" = json!("keys.manage")))
+)]
 pub async fn rewrap_status(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<Json<RewrapJob>, ApiError> {
     v.rewrap_status(&ctx, &id).await.map(Json).api(&ctx)
 }

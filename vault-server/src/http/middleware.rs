@@ -221,11 +221,18 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
             None => None,
         };
         let code = resp.extensions().get::<ErrorCode>().map(|c| c.0.to_owned());
+        let (action, resource) = match resp.extensions().get::<super::extract::AuditAs>() {
+            Some(a) => (a.action.to_owned(), a.resource.clone()),
+            None => (
+                format!("http.{}", method.as_str().to_ascii_lowercase()),
+                path.clone(),
+            ),
+        };
         let entry = f.vault.entry(
             &ctx,
             caller.as_ref(),
-            &format!("http.{}", method.as_str().to_ascii_lowercase()),
-            &path,
+            &action,
+            &resource,
             outcome_of(resp.status()),
             code,
         );

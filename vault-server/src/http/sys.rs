@@ -16,6 +16,15 @@ use super::extract::{ApiJson, Caller};
 use crate::service::{Error, Kind, Vault};
 
 /// `GET /v1/sys/health`.
+#[utoipa::path(
+    get,
+    path = "/v1/sys/health",
+    tag = "sys",
+    responses(
+        (status = 200, description = "Always served, also when sealed", body = Health)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
 pub async fn health(State(v): State<Vault>) -> Json<Health> {
     Json(Health {
         initialized: v.initialized(),
@@ -25,6 +34,16 @@ pub async fn health(State(v): State<Vault>) -> Json<Health> {
 }
 
 /// `POST /v1/sys/init`.
+#[utoipa::path(
+    post,
+    path = "/v1/sys/init",
+    tag = "sys",
+    request_body = InitRequest,
+    responses(
+        (status = 200, description = "Initialized; the response holds the only copy of the unseal material and the root token", body = InitResponse)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
 pub async fn init(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -34,6 +53,15 @@ pub async fn init(
 }
 
 /// `GET /v1/sys/seal-status`.
+#[utoipa::path(
+    get,
+    path = "/v1/sys/seal-status",
+    tag = "sys",
+    responses(
+        (status = 200, description = "Seal status", body = SealStatus)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
 pub async fn seal_status(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -53,6 +81,16 @@ pub async fn seal_status(
 }
 
 /// `POST /v1/sys/unseal`.
+#[utoipa::path(
+    post,
+    path = "/v1/sys/unseal",
+    tag = "sys",
+    request_body = UnsealRequest,
+    responses(
+        (status = 200, description = "Share or passphrase accepted", body = SealStatus)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
 pub async fn unseal(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -62,6 +100,16 @@ pub async fn unseal(
 }
 
 /// `POST /v1/sys/generate-root`.
+#[utoipa::path(
+    post,
+    path = "/v1/sys/generate-root",
+    tag = "sys",
+    request_body = GenerateRoot,
+    responses(
+        (status = 200, description = "A new root token, for the holders of the unseal key material", body = GeneratedRoot)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
 pub async fn generate_root(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -71,6 +119,15 @@ pub async fn generate_root(
 }
 
 /// `POST /v1/sys/seal`.
+#[utoipa::path(
+    post,
+    path = "/v1/sys/seal",
+    tag = "sys",
+    responses(
+        (status = 200, description = "Sealed: keys wiped from memory", body = SealStatus)
+    ),
+    extensions(("x-vault-action" = json!("sys.seal")))
+)]
 pub async fn seal(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -79,6 +136,15 @@ pub async fn seal(
 }
 
 /// `POST /v1/sys/rotate-root`.
+#[utoipa::path(
+    post,
+    path = "/v1/sys/rotate-root",
+    tag = "sys",
+    responses(
+        (status = 200, description = "Root key rotated", body = RootKeyStatus)
+    ),
+    extensions(("x-vault-action" = json!("sys.rotate_root")))
+)]
 pub async fn rotate_root(
     State(v): State<Vault>,
     Caller(ctx): Caller,
@@ -88,6 +154,15 @@ pub async fn rotate_root(
 
 /// `GET /v1/sys/metrics` (Prometheus text): needs `metrics.read` unless
 /// `telemetry.unauthenticated_metrics` is set.
+#[utoipa::path(
+    get,
+    path = "/v1/sys/metrics",
+    tag = "sys",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")
+    ),
+    extensions(("x-vault-action" = json!("sys.metrics")))
+)]
 pub async fn metrics(State(v): State<Vault>, Caller(ctx): Caller) -> Response {
     if let Err(e) = v.may_read_metrics(&ctx).await {
         return ApiError::new(e, &ctx.request_id).into_response();

@@ -113,13 +113,19 @@ impl Vault {
         self.audited(ctx, Action::AuditRead, "audit", |_| async {
             let limit = filter.limit.unwrap_or(100).clamp(1, MAX_PAGE);
             filter.limit = Some(limit);
+            let newest_first = filter.newest_first;
             let records = self.store().read(move |r| r.audit_records(&filter)).await?;
-            let next_after = (records.len() as u64 == limit)
-                .then(|| records.last().map(|r| r.seq))
-                .flatten();
+            let full = records.len() as u64 == limit;
+            let last = records.last().map(|r| r.seq).filter(|_| full);
+            let (next_after, next_before) = if newest_first {
+                (None, last)
+            } else {
+                (last, None)
+            };
             Ok(AuditPage {
                 records,
                 next_after,
+                next_before,
             })
         })
         .await

@@ -134,6 +134,18 @@ impl Error {
     }
 }
 
+impl Error {
+    /// No credential was presented where one is needed (401
+    /// `auth.required`).
+    pub fn credential_required() -> Self {
+        Self::new(
+            Kind::Unauthenticated,
+            "auth.required",
+            "a token is required (Authorization: Bearer <token>)",
+        )
+    }
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

@@ -516,7 +516,15 @@ impl Reader for Sql<'_> {
             sql.push_str(" AND seq > ?");
             args.push(V::Integer(i64_of(a)));
         }
-        sql.push_str(" ORDER BY seq");
+        if let Some(b) = f.before {
+            sql.push_str(" AND seq < ?");
+            args.push(V::Integer(i64_of(b)));
+        }
+        sql.push_str(if f.newest_first {
+            " ORDER BY seq DESC"
+        } else {
+            " ORDER BY seq"
+        });
         if let Some(l) = f.limit {
             sql.push_str(" LIMIT ?");
             args.push(V::Integer(i64_of(l)));
