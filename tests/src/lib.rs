@@ -506,6 +506,34 @@ pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+/// A CA certificate (basicConstraints CA:TRUE, as a bare `openssl req
+/// -x509` makes) for `127.0.0.1`, written as `ca.pem` and `ca.key` into
+/// `dir`: what an operator mistakenly serves as the server's certificate.
+pub fn ca_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("ca.pem"), dir.join("ca.key"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is needed for the TLS tests (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "openssl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
 /// Sends one raw HTTP/1.1 request to `server` (`http://127.0.0.1:PORT`) from
 /// the loopback address `source` (any 127.0.0.0/8 address works on Linux,
 /// so a test can play several clients), and returns the status and body.

@@ -25,6 +25,19 @@ pub struct Client {
     agent: ureq::Agent,
     base: String,
     bearer: Option<Zeroizing<String>>,
+    cacert: Option<std::path::PathBuf>,
+    origins: Origins,
+}
+
+/// Where the server address and the CA bundle were set (`--addr`,
+/// `VAULT_ADDR`, `` `address` in /path/.vault.toml ``, ...), so a hint can
+/// say which setting to change.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    /// Origin of the address.
+    pub address: Option<String>,
+    /// Origin of the CA bundle, when one is set.
+    pub cacert: Option<String>,
 }
 
 impl fmt::Debug for Client {
@@ -114,7 +127,15 @@ impl Client {
             agent: cfg.build().into(),
             base: address.trim_end_matches('/').to_owned(),
             bearer: token.map(|t| Zeroizing::new(format!("Bearer {}", t.expose_secret()))),
+            cacert: cacert.map(std::path::Path::to_path_buf),
+            origins: Origins::default(),
         })
+    }
+
+    /// Records where the address and CA bundle came from, for hints.
+    pub fn with_origins(mut self, origins: Origins) -> Self {
+        self.origins = origins;
+        self
     }
 
     /// The server address.
@@ -218,11 +239,61 @@ impl Client {
         let req = req
             .body(body.unwrap_or_default())
             .map_err(|e| CliError::new(format!("bad request URL {url}")).source(e))?;
-        self.agent.run(req).map_err(|e| {
-            CliError::new(format!("cannot reach the vault server at {}", self.base))
-                .source(e)
-                .hint("is the server running and is VAULT_ADDR right? (for a private CA set VAULT_CACERT)")
-        })
+        self.agent.run(req).map_err(|e| self.unreachable(e))
+    }
+
+    /// A connection failure in words: TLS failures say what is wrong with
+    /// the certificate or protocol and which setting (flag, environment
+    /// or `.vault.toml`) to change.
+    fn unreachable(&self, e: ureq::Error) -> CliError {
+        let addr_from = self.origins.address.as_deref().unwrap_or("VAULT_ADDR");
+        let ca_setting = || {
+            match (&self.cacert, &self.origins.cacert) {
+            (Some(p), Some(from)) => format!("the CA bundle {} (from {from})", p.display()),
+            (Some(p), None) => format!("the CA bundle {}", p.display()),
+            _ => "the system's trusted CAs (no VAULT_CACERT, --cacert or `cacert` in .vault.toml is set)".to_owned(),
+        }
+        };
+        let diagnosis = diagnose(&e)
+            .filter(|d| *d != Diagnosis::TlsServerOverHttp || self.base.starts_with("http://"));
+        let (message, hint) = match diagnosis {
+            Some(Diagnosis::PlainHttpServer) => (
+                format!("{} does not speak TLS: it answered in plain HTTP", self.base),
+                format!("the address comes from {addr_from}: use http:// for a dev server on loopback, or give the server server.tls_cert and server.tls_key"),
+            ),
+            Some(Diagnosis::CaAsLeaf) => (
+                format!("{} presents a CA certificate as its own certificate", self.base),
+                "the server's tls.cert_file must be a leaf certificate signed by the CA (basicConstraints CA:FALSE), with the CA in the client's bundle: `vault-server check-config` finds this; docs/operations.md shows how to make one".to_owned(),
+            ),
+            Some(Diagnosis::UnknownIssuer) => (
+                format!("the certificate of {} is signed by a CA this client does not trust", self.base),
+                match &self.cacert {
+                    Some(_) => format!("{} does not hold the CA that signed it: point it at that CA's PEM file", ca_setting()),
+                    None => "set VAULT_CACERT (or --cacert, or `cacert` in .vault.toml) to the PEM file of the CA that signed the server's certificate".to_owned(),
+                },
+            ),
+            Some(Diagnosis::WrongName) => (
+                format!("the certificate of {} does not name that host", self.base),
+                format!("the address comes from {addr_from}: use a name the certificate lists (subjectAltName), or reissue the certificate for this name"),
+            ),
+            Some(Diagnosis::Expired) => (
+                format!("the certificate of {} has expired (or is not valid yet)", self.base),
+                "renew the server's certificate, and check the clocks of both machines".to_owned(),
+            ),
+            Some(Diagnosis::OtherCertificate) => (
+                format!("the certificate of {} was refused", self.base),
+                format!("checked against {}", ca_setting()),
+            ),
+            Some(Diagnosis::TlsServerOverHttp) => (
+                format!("{} closed the connection: it probably expects TLS", self.base),
+                format!("the address comes from {addr_from}: try https://"),
+            ),
+            None => (
+                format!("cannot reach the vault server at {}", self.base),
+                format!("is the server running and is the address right? (it comes from {addr_from})"),
+            ),
+        };
+        CliError::new(message).source(e).hint(hint)
     }
 
     fn check(&self, resp: &mut http::Response<ureq::Body>) -> CliResult<()> {
@@ -345,6 +416,80 @@ fn hint_for(status: u16, code: &str) -> Option<&'static str> {
             _ => return None,
         },
     })
+}
+
+/// What a connection failure was, when it can be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Diagnosis {
+    /// `https://` to a server that answered in plain HTTP.
+    PlainHttpServer,
+    /// `http://` to a server that closed the connection (a TLS listener).
+    TlsServerOverHttp,
+    /// The server's certificate is a CA certificate.
+    CaAsLeaf,
+    /// Signed by a CA the client does not trust.
+    UnknownIssuer,
+    /// Valid, but not for this host name.
+    WrongName,
+    /// Expired or not yet valid.
+    Expired,
+    /// Any other certificate problem.
+    OtherCertificate,
+}
+
+/// The rustls error inside a ureq error, if any (directly, or inside the
+/// I/O error a TLS stream reports).
+fn rustls_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>(),
+        _ => None,
+    }
+}
+
+fn diagnose(e: &ureq::Error) -> Option<Diagnosis> {
+    use rustls::{CertificateError as C, Error as R, InvalidMessage};
+    if let Some(r) = rustls_error(e) {
+        return Some(match r {
+            R::InvalidMessage(InvalidMessage::InvalidContentType)
+            | R::InvalidMessage(InvalidMessage::UnknownProtocolVersion) => {
+                Diagnosis::PlainHttpServer
+            }
+            // BadSignature: the bundle has a CA of the right name but
+            // another key (e.g. a CA made again under the same name).
+            R::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => Diagnosis::UnknownIssuer,
+            R::InvalidCertificate(C::NotValidForName)
+            | R::InvalidCertificate(C::NotValidForNameContext { .. }) => Diagnosis::WrongName,
+            R::InvalidCertificate(
+                C::Expired
+                | C::ExpiredContext { .. }
+                | C::NotValidYet
+                | C::NotValidYetContext { .. },
+            ) => Diagnosis::Expired,
+            // webpki's CaUsedAsEndEntity reaches rustls as an "other" error.
+            R::InvalidCertificate(C::Other(o))
+                if format!("{o:?}").contains("CaUsedAsEndEntity") =>
+            {
+                Diagnosis::CaAsLeaf
+            }
+            R::InvalidCertificate(_) => Diagnosis::OtherCertificate,
+            _ => return None,
+        });
+    }
+    match e {
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+            ) =>
+        {
+            Some(Diagnosis::TlsServerOverHttp)
+        }
+        ureq::Error::Protocol(_) => Some(Diagnosis::TlsServerOverHttp),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

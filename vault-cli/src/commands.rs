@@ -62,6 +62,7 @@ impl Ctx {
             _ => token_store::default_store(&process_env)?.load(address)?,
         };
         Client::new(address, settings.cacert.as_deref(), token.as_ref())
+            .map(|c| c.with_origins(settings.origins()))
     }
 
     /// Settings and client in one go.

@@ -244,6 +244,11 @@ pub struct Settings {
     pub merge: Merge,
     /// The `.vault.toml` used, if any.
     pub file: Option<PathBuf>,
+    /// Where [`Settings::address`] came from (`--addr`, `VAULT_ADDR`, or
+    /// the file), for hints.
+    pub address_from: Option<String>,
+    /// Where [`Settings::cacert`] came from, for hints.
+    pub cacert_from: Option<String>,
 }
 
 fn env_name<T: std::str::FromStr<Err = vault_core::names::NameError>>(
@@ -283,24 +288,30 @@ pub fn resolve(inputs: &Inputs<'_>) -> CliResult<Settings> {
         Some(d) if c.is_relative() => d.join(c),
         _ => c,
     });
+    let in_file = |key: &str| {
+        file_path
+            .as_ref()
+            .map(|p| format!("`{key}` in {}", p.display()))
+    };
+    let env_addr = env("VAULT_ADDR").filter(|v| !v.is_empty());
+    let (address, address_from) = match (&inputs.flags.address, env_addr, file.address) {
+        (Some(a), _, _) => (Some(a.clone()), Some("--addr".to_owned())),
+        (None, Some(a), _) => (Some(a), Some("VAULT_ADDR".to_owned())),
+        (None, None, Some(a)) => (Some(a), in_file("address")),
+        (None, None, None) => (None, None),
+    };
+    let env_cacert = env("VAULT_CACERT")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let (cacert, cacert_from) = match (&inputs.flags.cacert, env_cacert, file_cacert) {
+        (Some(c), _, _) => (Some(c.clone()), Some("--cacert".to_owned())),
+        (None, Some(c), _) => (Some(c), Some("VAULT_CACERT".to_owned())),
+        (None, None, Some(c)) => (Some(c), in_file("cacert")),
+        (None, None, None) => (None, None),
+    };
     Ok(Settings {
-        address: inputs
-            .flags
-            .address
-            .clone()
-            .or_else(|| env("VAULT_ADDR").filter(|v| !v.is_empty()))
-            .or(file.address)
-            .map(|a| a.trim_end_matches('/').to_owned()),
-        cacert: inputs
-            .flags
-            .cacert
-            .clone()
-            .or_else(|| {
-                env("VAULT_CACERT")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
-            .or(file_cacert),
+        address: address.map(|a| a.trim_end_matches('/').to_owned()),
+        cacert,
         project: inputs
             .flags
             .project
@@ -318,10 +329,20 @@ pub fn resolve(inputs: &Inputs<'_>) -> CliResult<Settings> {
         required: file.required,
         merge: file.merge,
         file: file_path,
+        address_from,
+        cacert_from,
     })
 }
 
 impl Settings {
+    /// Where the address and CA bundle came from.
+    pub fn origins(&self) -> crate::client::Origins {
+        crate::client::Origins {
+            address: self.address_from.clone(),
+            cacert: self.cacert_from.clone(),
+        }
+    }
+
     /// The server address, or an error with a hint.
     pub fn address(&self) -> CliResult<&str> {
         self.address.as_deref().ok_or_else(|| {
@@ -558,6 +579,36 @@ mod tests {
         assert!(s.sources().unwrap_err().hint_text().unwrap().contains("-p"));
         let e = resolve_with(d.path(), Flags::default(), &[("VAULT_PROJECT", "NO")]).unwrap_err();
         assert!(e.message().contains("VAULT_PROJECT"));
+    }
+
+    #[test]
+    fn origins_name_flag_environment_or_file() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "address = \"https://f.example\"\ncacert = \"ca.pem\"\n",
+        );
+        let none = |_: &str| None;
+        let s = resolve(&Inputs {
+            flags: Flags::default(),
+            env: &none,
+            cwd: d.path().to_path_buf(),
+        })
+        .unwrap();
+        assert!(s.address_from.unwrap().starts_with("`address` in "));
+        assert!(s.cacert_from.unwrap().starts_with("`cacert` in "));
+        let env = |k: &str| (k == "VAULT_CACERT").then(|| "/x/ca.pem".to_owned());
+        let s = resolve(&Inputs {
+            flags: Flags {
+                address: Some("https://flag.example".into()),
+                ..Flags::default()
+            },
+            env: &env,
+            cwd: d.path().to_path_buf(),
+        })
+        .unwrap();
+        assert_eq!(s.address_from.as_deref(), Some("--addr"));
+        assert_eq!(s.cacert_from.as_deref(), Some("VAULT_CACERT"));
     }
 
     #[test]

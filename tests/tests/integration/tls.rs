@@ -123,4 +123,114 @@ fn check_config_loads_the_tls_certificate_and_key() {
     let (code, err) = check(&cert, &other_key);
     assert_eq!(code, Some(2), "a key of another certificate: {err}");
     assert!(err.contains("mismatch"), "{err}");
+    // A CA certificate as the server's own: no client would accept it.
+    let ca_dir = tempfile::tempdir().unwrap();
+    let (ca, ca_key) = vault_tests::ca_cert(ca_dir.path());
+    let (code, err) = check(&ca, &ca_key);
+    assert_eq!(code, Some(2), "a CA certificate as leaf: {err}");
+    assert!(err.contains("CA certificate"), "{err}");
+    assert!(err.contains("leaf"), "{err}");
+}
+
+/// TLS failures in words, each naming the setting to change and where it
+/// was set.
+#[test]
+fn tls_failures_say_what_is_wrong_and_which_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, cert) = vault_tests::Server::https(tmp.path());
+    let run = |addr: &str, env: &[(&str, &str)], args: &[&str]| {
+        let mut c = vault_tests::cli::vault(&s);
+        c.env("VAULT_ADDR", addr).env_remove("VAULT_CACERT");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.args(args).args(["operator", "status"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    // Unknown issuer: with no CA set, and with the wrong CA from each source.
+    let err = run(&s.addr, &[], &[]);
+    assert!(
+        err.contains("signed by a CA this client does not trust"),
+        "{err}"
+    );
+    assert!(err.contains("set VAULT_CACERT"), "{err}");
+    let other = tempfile::tempdir().unwrap();
+    let (other_ca, _) = vault_tests::ca_cert(other.path());
+    let other_ca = other_ca.to_str().unwrap();
+    let err = run(&s.addr, &[("VAULT_CACERT", other_ca)], &[]);
+    assert!(err.contains("does not hold the CA that signed it"), "{err}");
+    assert!(err.contains("(from VAULT_CACERT)"), "{err}");
+    let err = run(&s.addr, &[], &["--cacert", other_ca]);
+    assert!(err.contains("(from --cacert)"), "{err}");
+    let proj = tempfile::tempdir().unwrap();
+    std::fs::write(
+        proj.path().join(".vault.toml"),
+        format!("cacert = \"{other_ca}\"\n"),
+    )
+    .unwrap();
+    let o = vault_tests::cli::vault(&s)
+        .current_dir(proj.path())
+        .env("VAULT_ADDR", &s.addr)
+        .env_remove("VAULT_CACERT")
+        .args(["operator", "status"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`cacert` in ") && err.contains(".vault.toml"),
+        "{err}"
+    );
+    // http:// to the TLS server.
+    let err = run(
+        &s.addr.replace("https://", "http://"),
+        &[("VAULT_CACERT", cert.to_str().unwrap())],
+        &[],
+    );
+    assert!(err.contains("probably expects TLS"), "{err}");
+    assert!(err.contains("try https://"), "{err}");
+
+    // https:// to a plain-HTTP (dev) server.
+    let dev = vault_tests::Server::dev();
+    let err = run(&dev.addr.replace("http://", "https://"), &[], &[]);
+    assert!(err.contains("does not speak TLS"), "{err}");
+    assert!(err.contains("VAULT_ADDR"), "{err}");
+
+    // A CA certificate served as the server's own. Our server refuses to
+    // start with one (see check_config above), so a real third-party TLS
+    // server plays the misconfigured proxy: `openssl s_server`.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ca_dir = tempfile::tempdir().unwrap();
+    let (ca, ca_key) = vault_tests::ca_cert(ca_dir.path());
+    let mut proxy = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string()])
+        .arg("-cert")
+        .arg(&ca)
+        .arg("-key")
+        .arg(&ca_key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("https://127.0.0.1:{port}");
+    let mut err = String::new();
+    for _ in 0..50 {
+        err = run(&addr, &[("VAULT_CACERT", ca.to_str().unwrap())], &[]);
+        if !err.contains("cannot reach") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert!(
+        err.contains("presents a CA certificate as its own"),
+        "{err}"
+    );
+    assert!(err.contains("leaf certificate"), "{err}");
 }

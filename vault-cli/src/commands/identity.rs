@@ -78,7 +78,8 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> CliResult<u8> {
     let address = settings.address()?.to_owned();
     let password = read_password(&format!("Password for {}: ", args.username))?;
     let _ = args.password_stdin; // stdin is read whenever it is not a terminal
-    let anon = Client::new(&address, settings.cacert.as_deref(), None)?;
+    let anon =
+        Client::new(&address, settings.cacert.as_deref(), None)?.with_origins(settings.origins());
     let r: LoginResponse = anon.send(
         Method::POST,
         "/v1/auth/login",

@@ -46,6 +46,7 @@ pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, St
     if certs.is_empty() {
         return Err(format!("no certificate in {}", cert.display()));
     }
+    refuse_ca_as_leaf(&certs).map_err(|why| format!("{}: {why}", cert.display()))?;
     // The error text never includes key bytes.
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("cannot read TLS private key {}: {e}", key.display()))?;
@@ -58,6 +59,45 @@ pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, St
         .map_err(|e| format!("TLS certificate/key mismatch or unsupported: {e}"))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
+}
+
+/// Refuses a chain whose first certificate is a CA certificate
+/// (basicConstraints CA:TRUE): every TLS client refuses such a server
+/// certificate (RFC 5280 section 4.2.1.9; rustls says `CaUsedAsEndEntity`),
+/// so the server would start and no client could connect. Checked by
+/// building a path with the file's own certificates as trust anchors, the
+/// way a client would: a leaf whose CA is not in the file passes unjudged.
+fn refuse_ca_as_leaf(chain: &[rustls_pki_types::CertificateDer<'static>]) -> Result<(), String> {
+    use rustls::client::danger::ServerCertVerifier;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in chain {
+        // A certificate that cannot be an anchor only narrows the check.
+        let _ = roots.add(c.clone());
+    }
+    let Some((leaf, rest)) = chain.split_first() else {
+        return Ok(());
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let Ok(verifier) =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+    else {
+        return Ok(());
+    };
+    let name = rustls_pki_types::ServerName::from(std::net::IpAddr::from([127, 0, 0, 1]));
+    match verifier.verify_server_cert(leaf, rest, &name, &[], rustls_pki_types::UnixTime::now()) {
+        Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o)))
+            if format!("{o:?}").contains("CaUsedAsEndEntity") =>
+        {
+            Err(
+                "the first certificate is a CA certificate (basicConstraints CA:TRUE), which \
+                 no TLS client accepts as a server's own; use a leaf certificate signed by \
+                 that CA (docs/operations.md, \"TLS\")"
+                    .to_owned(),
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains.
