@@ -195,7 +195,11 @@ async fn load(
 fn start_server(bin: &str) -> (std::process::Child, SocketAddr, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin);
-    if bin == env!("CARGO_BIN_EXE_vault-server") {
+    // Builds from before the quota (c574ba4 and older) do not know its
+    // setting: `BENCH_COMPARE_BEFORE_QUOTA=1` leaves it out for them.
+    let knows_quota = bin == env!("CARGO_BIN_EXE_vault-server")
+        || std::env::var("BENCH_COMPARE_BEFORE_QUOTA").is_err();
+    if knows_quota {
         // One root token drives the whole load: no per-principal quota by
         // default; `BENCH_PRINCIPAL_QUOTA=1000000000` measures the quota's
         // own cost (a limit never reached).
