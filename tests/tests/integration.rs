@@ -8,6 +8,8 @@
 mod integration {
     mod audit;
     mod audit_trust;
+    mod browser;
+    mod browser_real;
     mod canary;
     mod cli_admin;
     mod cli_config;

@@ -3,6 +3,7 @@
 //! graceful shutdown). Handlers parse names once and call the service.
 
 pub mod audit;
+pub mod browser;
 pub mod canonical;
 pub mod conn;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod route_access;
 pub mod secrets;
 pub mod serve;
 pub mod sys;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -91,6 +93,8 @@ pub fn routes() -> OpenApiRouter<Vault> {
 pub fn router(vault: Vault, max_body_bytes: usize, frame: FrameConfig) -> Router {
     let (api, _) = routes().split_for_parts();
     let api = api
+        .route_layer(axum::middleware::from_fn(browser::csrf_guard))
+        .merge(ui::router())
         .fallback(sys::not_found)
         .method_not_allowed_fallback(sys::method_not_allowed);
     api.layer(DefaultBodyLimit::max(max_body_bytes))

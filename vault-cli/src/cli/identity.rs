@@ -6,6 +6,14 @@ use clap::{Args, Subcommand};
 
 use super::Output;
 
+/// A user name as the server takes it: trimmed, NFKC, lowercase (`Alice`
+/// becomes `alice`); an invalid one is a usage error.
+fn username(s: &str) -> Result<String, String> {
+    vault_core::identity::Username::parse(s)
+        .map(|u| u.as_str().to_owned())
+        .map_err(|e| e.to_string())
+}
+
 /// `vault login`.
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
@@ -18,7 +26,7 @@ Examples:
   printf '%s' \"$PW\" | vault login --username alice --password-stdin")]
 pub struct LoginArgs {
     /// Username
-    #[arg(long, short = 'u', value_name = "NAME")]
+    #[arg(long, short = 'u', value_name = "NAME", value_parser = username)]
     pub username: String,
     /// Read the password from stdin instead of a prompt
     #[arg(long)]
@@ -35,6 +43,7 @@ Examples:
   printf '%s' \"$PW\" | vault users create alice --password-stdin")]
     Create {
         /// Username (normalized: lowercase, ASCII)
+        #[arg(value_parser = username)]
         name: String,
         /// Read the password from stdin instead of a prompt
         #[arg(long)]
@@ -52,16 +61,19 @@ Examples:
     /// Disable a user (ends their sessions at once)
     Disable {
         /// Username
+        #[arg(value_parser = username)]
         name: String,
     },
     /// Enable a disabled user
     Enable {
         /// Username
+        #[arg(value_parser = username)]
         name: String,
     },
     /// Delete a user (their sessions and bindings go; tokens they made are revoked)
     Delete {
         /// Username
+        #[arg(value_parser = username)]
         name: String,
         /// Do not ask for confirmation
         #[arg(long)]
@@ -77,6 +89,7 @@ Examples:
   vault users offboard alice --since 2026-01-01T00:00:00Z --format json")]
     Offboard {
         /// Username
+        #[arg(value_parser = username)]
         name: String,
         /// Start of the period: a duration back from now (90d, 12h) or an RFC 3339 time
         #[arg(long, value_name = "WHEN")]
@@ -98,7 +111,7 @@ Examples:
   vault access grant --user olga --role security-officer --scope '*'")]
     Grant {
         /// Username
-        #[arg(long)]
+        #[arg(long, value_parser = username)]
         user: String,
         /// Role (see `vault access roles`)
         #[arg(long)]
@@ -119,7 +132,7 @@ Examples:
     /// List bindings
     List {
         /// Only this user's
-        #[arg(long)]
+        #[arg(long, value_parser = username)]
         user: Option<String>,
         /// Output format.
         #[command(flatten)]
@@ -177,7 +190,7 @@ pub enum SessionsCommand {
     /// List your sessions (or a user's / everyone's with sessions.manage)
     List {
         /// A user's sessions
-        #[arg(long, conflicts_with = "all")]
+        #[arg(long, conflicts_with = "all", value_parser = username)]
         user: Option<String>,
         /// Everyone's sessions
         #[arg(long)]
@@ -197,7 +210,7 @@ Examples:
         #[arg(required_unless_present_any = ["user", "all"], conflicts_with_all = ["user", "all"])]
         id: Option<String>,
         /// Every session of this user
-        #[arg(long, conflicts_with = "all")]
+        #[arg(long, conflicts_with = "all", value_parser = username)]
         user: Option<String>,
         /// Every session of every user
         #[arg(long)]

@@ -1,6 +1,7 @@
 //! Refuses request paths that are not in canonical form before routing, so
 //! no access decision ever sees one: relative segments (`.`, `..`, also
-//! percent-encoded), empty segments (`//`), encoded separators (`%2F`,
+//! percent-encoded), empty segments (`//`; outside `/v1/` one trailing `/`
+//! is allowed, as in `/ui/`), encoded separators (`%2F`,
 //! `%5C`), encoded NUL and control characters. Names inside segments are
 //! then parsed by the handlers (`vault_core::names`), which refuse case
 //! variants and look-alikes.
@@ -16,6 +17,12 @@ use crate::service::Error;
 /// Why `path` is not canonical, if it is not.
 pub fn problem(path: &str) -> Option<&'static str> {
     let rest = path.strip_prefix('/')?;
+    // Outside the API, one trailing slash names a page (`/ui/`), not an
+    // empty segment; `//` anywhere still is one.
+    let rest = match rest.starts_with("v1/") {
+        true => rest,
+        false => rest.strip_suffix('/').unwrap_or(rest),
+    };
     if rest.is_empty() {
         return None;
     }
@@ -115,6 +122,8 @@ mod tests {
             "/v1/projects/demo\\prod",
             "/v1/projects/de\u{7f}mo",
             "/v1/projects/..",
+            "/ui//",
+            "/ui/..",
         ] {
             assert!(problem(bad).is_some(), "{bad}");
         }
@@ -123,6 +132,7 @@ mod tests {
             "/v1/projects",
             "/v1/projects/demo/environments/dev/secrets/API_KEY",
             "/v1/projects/my.app/environments/dev",
+            "/ui/",
         ] {
             assert_eq!(problem(good), None, "{good}");
         }

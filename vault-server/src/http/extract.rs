@@ -61,12 +61,15 @@ fn field_problem(serde_text: &str) -> Option<String> {
     named("missing field `").map(|f| format!("the body lacks the field `{f}`"))
 }
 
-/// The presented credential: `Authorization: Bearer`, else `X-Vault-Token`.
+/// The presented credential: `Authorization: Bearer`, else `X-Vault-Token`,
+/// else the browser's session cookie (whose state-changing requests the
+/// CSRF guard has checked: [`super::browser`]).
 pub fn credential_of(headers: &axum::http::HeaderMap) -> Option<SecretText> {
     credential_from(
         headers.get(axum::http::header::AUTHORIZATION),
         headers.get("x-vault-token"),
     )
+    .or_else(|| super::browser::session_from_cookie(headers))
 }
 
 /// [`credential_of`] from the two header values (kept cheaply, unparsed, by
@@ -220,13 +223,12 @@ fn integral_numbers(v: &mut serde_json::Value) {
             if let Some(f) = n.as_f64()
                 && f.fract() == 0.0
             {
-                // 2^63 is exactly representable; below it every integral
-                // f64 fits an i64 (and from 0 up to 2^64, a u64).
-                const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-                if (-TWO_63..TWO_63).contains(&f) {
+                // Only where a float is exact: beyond 2^53 a float stands
+                // for many integers (RFC 7493 section 2.2), and a number
+                // such as -9223372036854775809 must not round into range.
+                const EXACT: f64 = 9_007_199_254_740_992.0;
+                if (-EXACT..=EXACT).contains(&f) {
                     *n = serde_json::Number::from(f as i64);
-                } else if (0.0..2.0 * TWO_63).contains(&f) {
-                    *n = serde_json::Number::from(f as u64);
                 }
             }
         }
@@ -300,6 +302,12 @@ mod tests {
         );
         assert!(ok(r#"{"version": 3.5}"#).is_err());
         assert!(ok(r#"{"version": 1e300}"#).is_err());
+        // Out of range as written, in range only after rounding: refused.
+        let below = from_json_object::<serde_json::Map<String, serde_json::Value>>(
+            serde_json::from_str(r#"{"t": -9223372036854775809}"#).unwrap(),
+        )
+        .unwrap();
+        assert!(below["t"].is_f64());
         let arr = ok("[3, null]").unwrap_err();
         assert_eq!(arr.code, "request.invalid_json");
         assert!(ok("null").is_err());

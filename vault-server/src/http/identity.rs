@@ -66,6 +66,16 @@ pub struct WhoQuery {
     pub all: bool,
 }
 
+/// `?user=NAME`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Only this user's.
+    #[param(pattern = "^[a-z0-9][a-z0-9._-]*$", min_length = 1, max_length = 64)]
+    pub user: Option<String>,
+}
+
 /// `?all=true`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -340,7 +350,7 @@ pub async fn delete_role(
     get,
     path = "/v1/bindings",
     tag = "access",
-    params(WhoQuery),
+    params(UserQuery),
     responses(
         (status = 200, description = "Role bindings", body = BindingList)
     ),
@@ -349,7 +359,7 @@ pub async fn delete_role(
 pub async fn list_bindings(
     State(v): State<Vault>,
     Caller(ctx): Caller,
-    ApiQuery(q): ApiQuery<WhoQuery>,
+    ApiQuery(q): ApiQuery<UserQuery>,
 ) -> Result<Json<BindingList>, ApiError> {
     v.list_bindings(&ctx, q.user).await.map(Json).api(&ctx)
 }

@@ -105,8 +105,9 @@ const OPEN_WHILE_SEALED: [&str; 4] = [
     "/v1/sys/unseal",
 ];
 
-/// Paths not audited: monitoring probes that would drown the trail.
-const NOT_AUDITED: [&str; 2] = ["/v1/sys/health", "/v1/sys/metrics"];
+/// Paths not audited: monitoring probes that would drown the trail, and
+/// the pages' static style sheet.
+const NOT_AUDITED: [&str; 3] = ["/v1/sys/health", "/v1/sys/metrics", "/ui/style.css"];
 
 fn request_id(req: &Request) -> String {
     let given = req
@@ -170,6 +171,7 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
     let presented = (
         req.headers().get(header::AUTHORIZATION).cloned(),
         req.headers().get("x-vault-token").cloned(),
+        super::browser::session_from_cookie(req.headers()),
     );
     let audited = Arc::new(AtomicBool::new(false));
     let meta = RequestMeta {
@@ -211,7 +213,7 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
         let ctx = Ctx {
             request_id: rid.clone(),
             source,
-            credential: credential_from(presented.0.as_ref(), presented.1.as_ref()),
+            credential: credential_from(presented.0.as_ref(), presented.1.as_ref()).or(presented.2),
             audited: audited.clone(),
         };
         // A presented credential that is valid names the caller in the

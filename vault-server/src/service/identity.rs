@@ -109,8 +109,18 @@ fn password_error(e: &PasswordPolicyError) -> Error {
     Error::bad(code, e.to_string())
 }
 
+/// A user name as the API takes it (login aside): valid and already in its
+/// normalized form (trimmed, NFKC, lowercase), so one user has one spelling
+/// on the wire and in the audit trail. The CLI normalizes what people type.
 fn username(s: &str) -> Result<Username> {
-    Username::parse(s).map_err(|e| Error::bad("user.invalid_name", e.to_string()))
+    let n = Username::parse(s).map_err(|e| Error::bad("user.invalid_name", e.to_string()))?;
+    if n.as_str() != s {
+        return Err(Error::bad(
+            "user.invalid_name",
+            format!("user names are written in lowercase, without spaces: `{n}`"),
+        ));
+    }
+    Ok(n)
 }
 
 fn user_not_found(name: &str) -> Error {

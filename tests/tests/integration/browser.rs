@@ -1,0 +1,423 @@
+//! The browser layer over plain HTTP (the real server, a client that keeps
+//! cookies by hand and follows no redirects): the session cookie's
+//! attributes, the pages' security headers and escaping, CSRF on every
+//! state-changing cookie request, no session fixation, sign-out and
+//! revoking another session from the page.
+
+use serde_json::json;
+use vault_tests::Server;
+
+use super::identity_kit::{PW, grant, server, user};
+
+/// An HTTP answer: status, headers we look at, body.
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Vec<String>,
+    csp: Option<String>,
+    frame: Option<String>,
+    referrer: Option<String>,
+    body: String,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    form: Option<&[(&str, &str)]>,
+    json: Option<serde_json::Value>,
+) -> Page {
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let body = if let Some(f) = form {
+        req = req.header("content-type", "application/x-www-form-urlencoded");
+        f.iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    } else if let Some(j) = json {
+        req = req.header("content-type", "application/json");
+        j.to_string()
+    } else {
+        String::new()
+    };
+    let mut resp = agent().run(req.body(body).unwrap()).unwrap();
+    let h = resp.headers();
+    let one = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned());
+    let page = Page {
+        status: resp.status().as_u16(),
+        location: one("location"),
+        set_cookie: h
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect(),
+        csp: one("content-security-policy"),
+        frame: one("x-frame-options"),
+        referrer: one("referrer-policy"),
+        body: String::new(),
+    };
+    Page {
+        body: resp.body_mut().read_to_string().unwrap_or_default(),
+        ..page
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Origin and Sec-Fetch-Site headers of a same-origin form post to `s`.
+fn same_origin(s: &Server) -> Vec<(&'static str, String)> {
+    vec![
+        ("origin", s.addr.clone()),
+        ("sec-fetch-site", "same-origin".to_owned()),
+    ]
+}
+
+fn with<'a>(
+    base: &'a [(&'static str, String)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    base.iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+/// Signs in through the form; the cookie pair (`__Host-vault_session=...`).
+fn sign_in(s: &Server, name: &str) -> String {
+    let so = same_origin(s);
+    let p = send(
+        "POST",
+        &format!("{}/ui/login", s.addr),
+        &with(&so, &[]),
+        Some(&[("username", name), ("password", PW)]),
+        None,
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(p.location.as_deref(), Some("/ui/"));
+    let c = p
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("__Host-vault_session="))
+        .unwrap_or_else(|| panic!("no session cookie: {:?}", p.set_cookie));
+    c.split(';').next().unwrap().to_owned()
+}
+
+/// The CSRF token in the home page's forms.
+fn csrf_of(s: &Server, cookie: &str) -> String {
+    let home = send(
+        "GET",
+        &format!("{}/ui/", s.addr),
+        &[("cookie", cookie)],
+        None,
+        None,
+    );
+    assert_eq!(home.status, 200, "{}", home.body);
+    let at = home.body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    home.body[at..at + 43].to_owned()
+}
+
+#[test]
+fn sign_in_sets_a_host_cookie_and_pages_are_locked_down() {
+    let s = server();
+    let root = s.client();
+    root.setup("payments", "prod");
+    user(&root, "alice");
+    grant(&root, "alice", "reader", "payments/*");
+
+    let login = send("GET", &format!("{}/ui/login", s.addr), &[], None, None);
+    assert_eq!(login.status, 200);
+    assert!(login.csp.unwrap().contains("default-src 'none'"));
+    assert_eq!(login.frame.as_deref(), Some("DENY"));
+    assert_eq!(login.referrer.as_deref(), Some("no-referrer"));
+    assert!(
+        login
+            .body
+            .contains("<form method=\"post\" action=\"/ui/login\"")
+    );
+
+    // The cookie: __Host- prefix, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain.
+    let so = same_origin(&s);
+    let p = send(
+        "POST",
+        &format!("{}/ui/login", s.addr),
+        &with(&so, &[]),
+        Some(&[("username", "alice"), ("password", PW)]),
+        None,
+    );
+    assert_eq!(p.status, 303);
+    let c = &p.set_cookie[0];
+    for attr in [
+        "__Host-vault_session=",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+    ] {
+        assert!(c.contains(attr), "{c}");
+    }
+    assert!(!c.to_ascii_lowercase().contains("domain"), "{c}");
+    let cookie = c.split(';').next().unwrap().to_owned();
+
+    // The home page names the user, the role and this session.
+    let home = send(
+        "GET",
+        &format!("{}/ui/", s.addr),
+        &[("cookie", &cookie)],
+        None,
+        None,
+    );
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(
+        home.body.contains("alice") && home.body.contains("reader"),
+        "{}",
+        home.body
+    );
+    assert!(home.body.contains("payments/*"));
+    assert!(home.body.contains("this browser"));
+    // The cookie authenticates API reads too.
+    let who = send(
+        "GET",
+        &format!("{}/v1/auth/whoami", s.addr),
+        &[("cookie", &cookie)],
+        None,
+        None,
+    );
+    assert_eq!(who.status, 200, "{}", who.body);
+    assert!(who.body.contains("\"name\":\"alice\""));
+    // Not signed in: the home page sends to the sign-in page.
+    let anon = send("GET", &format!("{}/ui/", s.addr), &[], None, None);
+    assert_eq!(
+        (anon.status, anon.location.as_deref()),
+        (303, Some("/ui/login"))
+    );
+
+    // What a user types is escaped, never markup.
+    let evil = "<script>alert(1)</script>";
+    let bad = send(
+        "POST",
+        &format!("{}/ui/login", s.addr),
+        &with(&so, &[]),
+        Some(&[("username", evil), ("password", "wrong")]),
+        None,
+    );
+    assert!(bad.status == 401 || bad.status == 400, "{}", bad.status);
+    assert!(!bad.body.contains(evil), "{}", bad.body);
+    assert!(bad.body.contains("&lt;script&gt;"), "{}", bad.body);
+    assert!(bad.set_cookie.is_empty());
+}
+
+#[test]
+fn cookie_requests_that_change_state_need_the_csrf_token_and_this_origin() {
+    let s = server();
+    let root = s.client();
+    user(&root, "alice");
+    grant(&root, "alice", "admin", "*");
+    let cookie = sign_in(&s, "alice");
+    let csrf = csrf_of(&s, &cookie);
+    let url = format!("{}/v1/projects", s.addr);
+    let so = same_origin(&s);
+    let body = || Some(json!({ "name": "made" }));
+
+    // Cookie alone: refused before the handler.
+    let r = send(
+        "POST",
+        &url,
+        &with(&so, &[("cookie", &cookie)]),
+        None,
+        body(),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("csrf.failed"));
+    // Token, but from another origin (another port is the same site, not the same origin).
+    let other = [
+        ("origin", "http://127.0.0.1:9"),
+        ("cookie", cookie.as_str()),
+        ("x-vault-csrf", csrf.as_str()),
+    ];
+    let r = send("POST", &url, &other, None, body());
+    assert!(r.body.contains("csrf.failed"), "{}", r.body);
+    let r = send(
+        "POST",
+        &url,
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("cookie", &cookie),
+            ("x-vault-csrf", &csrf),
+        ],
+        None,
+        body(),
+    );
+    assert!(r.body.contains("csrf.failed"), "{}", r.body);
+    // Another session's token.
+    let other_cookie = sign_in(&s, "alice");
+    let other_csrf = csrf_of(&s, &other_cookie);
+    let r = send(
+        "POST",
+        &url,
+        &with(&so, &[("cookie", &cookie), ("x-vault-csrf", &other_csrf)]),
+        None,
+        body(),
+    );
+    assert!(r.body.contains("csrf.failed"), "{}", r.body);
+    assert_eq!(
+        root.get("/v1/projects").json["projects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // All three: through.
+    let r = send(
+        "POST",
+        &url,
+        &with(&so, &[("cookie", &cookie), ("x-vault-csrf", &csrf)]),
+        None,
+        body(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Bearer requests are not cookie requests: no token needed.
+    assert_eq!(
+        root.post("/v1/projects", json!({ "name": "made2" })).status,
+        201
+    );
+
+    // Forms: sign-out without the token, or from elsewhere, changes nothing.
+    let logout = format!("{}/ui/logout", s.addr);
+    let r = send(
+        "POST",
+        &logout,
+        &with(&so, &[("cookie", &cookie)]),
+        Some(&[("csrf", "nope")]),
+        None,
+    );
+    assert_eq!(r.status, 403);
+    let r = send(
+        "POST",
+        &logout,
+        &[("origin", "http://127.0.0.1:9"), ("cookie", &cookie)],
+        Some(&[("csrf", &csrf)]),
+        None,
+    );
+    assert_eq!(r.status, 403);
+    let who = |c: &str| {
+        send(
+            "GET",
+            &format!("{}/v1/auth/whoami", s.addr),
+            &[("cookie", c)],
+            None,
+            None,
+        )
+        .status
+    };
+    assert_eq!(who(&cookie), 200);
+    // With it: signed out, the cookie cleared, the session dead.
+    let r = send(
+        "POST",
+        &logout,
+        &with(&so, &[("cookie", &cookie)]),
+        Some(&[("csrf", &csrf)]),
+        None,
+    );
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/ui/login")));
+    assert!(r.set_cookie[0].contains("Max-Age=0"));
+    assert_eq!(who(&cookie), 401);
+    // Sign-in from another origin (login CSRF) is refused too.
+    let r = send(
+        "POST",
+        &format!("{}/ui/login", s.addr),
+        &[("origin", "http://127.0.0.1:9")],
+        Some(&[("username", "alice"), ("password", PW)]),
+        None,
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.set_cookie.is_empty());
+}
+
+#[test]
+fn a_new_session_at_every_sign_in_and_revoking_from_the_page() {
+    let s = server();
+    let root = s.client();
+    user(&root, "alice");
+    let a = sign_in(&s, "alice");
+    // Signing in while holding a cookie still makes a new session (no fixation).
+    let so = same_origin(&s);
+    let p = send(
+        "POST",
+        &format!("{}/ui/login", s.addr),
+        &with(&so, &[("cookie", &a)]),
+        Some(&[("username", "alice"), ("password", PW)]),
+        None,
+    );
+    let b = p.set_cookie[0].split(';').next().unwrap().to_owned();
+    assert_ne!(a, b);
+    let who = |c: &str| {
+        send(
+            "GET",
+            &format!("{}/v1/auth/whoami", s.addr),
+            &[("cookie", c)],
+            None,
+            None,
+        )
+    };
+    let b_id = serde_json::from_str::<serde_json::Value>(&who(&b).body).unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // From browser A's page, revoke browser B's session: B is out at once.
+    let csrf = csrf_of(&s, &a);
+    let home = send(
+        "GET",
+        &format!("{}/ui/", s.addr),
+        &[("cookie", &a)],
+        None,
+        None,
+    );
+    assert!(
+        home.body.contains(&format!("/ui/sessions/{b_id}/revoke")),
+        "{}",
+        home.body
+    );
+    let r = send(
+        "POST",
+        &format!("{}/ui/sessions/{b_id}/revoke", s.addr),
+        &with(&so, &[("cookie", &a)]),
+        Some(&[("csrf", &csrf)]),
+        None,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(who(&b).status, 401);
+    assert_eq!(who(&a).status, 200);
+    // B's home page sends it to sign in, clearing the dead cookie.
+    let home = send(
+        "GET",
+        &format!("{}/ui/", s.addr),
+        &[("cookie", &b)],
+        None,
+        None,
+    );
+    assert_eq!(
+        (home.status, home.location.as_deref()),
+        (303, Some("/ui/login"))
+    );
+    assert!(home.set_cookie[0].contains("Max-Age=0"));
+}

@@ -1,0 +1,53 @@
+//! The pages in a real browser: Debian's Chromium driven by playwright-core
+//! (`tests/browser/ui.mjs`): sign in, see the home page, revoke another
+//! browser's session from the page, a forged cross-origin form changes
+//! nothing, sign out. `scripts/test` installs Chromium and the npm package;
+//! without them this test fails, since a browser test that skipped would
+//! prove nothing.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::identity_kit::{PW, grant, server, user};
+
+#[test]
+fn the_pages_work_in_a_real_browser() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir()
+            && Path::new("/usr/bin/chromium").exists(),
+        "needs Chromium and tests/browser/node_modules: run scripts/test (it installs both)"
+    );
+    let s = server();
+    let root = s.client();
+    root.setup("payments", "prod");
+    user(&root, "alice");
+    grant(&root, "alice", "reader", "payments/*");
+    // localhost, not 127.0.0.1: the attacker page then sits on the same
+    // site (localhost, another port), where SameSite cannot help.
+    let port = s.addr.rsplit(':').next().unwrap_or_default();
+    let attacker = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let shots = tempfile::tempdir().unwrap();
+    let out = Command::new("node")
+        .arg("ui.mjs")
+        .current_dir(&dir)
+        .env("VAULT_UI", format!("http://localhost:{port}"))
+        .env("VAULT_USER", "alice")
+        .env("VAULT_PW", PW)
+        .env("ATTACKER_PORT", attacker.to_string())
+        .env("SHOTS", shots.path())
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("FAIL"), "{log}");
+    assert!(shots.path().join("home.png").exists());
+}

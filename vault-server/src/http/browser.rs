@@ -1,0 +1,219 @@
+//! The browser layer: the session cookie, and the checks that keep a
+//! cookie-carrying request from being forged by another site (CSRF).
+//!
+//! A browser session is the same server-side session a password login
+//! makes; the cookie only carries its token. Rules (OWASP ASVS V3.4, the
+//! OWASP CSRF Prevention Cheat Sheet):
+//!
+//! - `__Host-vault_session`: `Secure; HttpOnly; SameSite=Lax; Path=/`, no
+//!   `Domain` (the `__Host-` prefix makes browsers enforce the last three).
+//!   Browsers treat `http://localhost` and `http://127.0.0.1` as secure
+//!   contexts, so dev mode uses the same cookie.
+//! - A request authenticated by the cookie that changes state must come
+//!   from this origin: `Sec-Fetch-Site`, when sent, is `same-origin`;
+//!   `Origin`, when sent, is this server's; and it carries the session's
+//!   CSRF token (header `X-Vault-CSRF` for the API, form field `csrf` for
+//!   pages). The token is HMAC-SHA256 of a fixed label under the session
+//!   token, so it is bound to the session and useless without the cookie,
+//!   which another site cannot read. Compared in constant time.
+//! - Requests with `Authorization` or `X-Vault-Token` are not cookie
+//!   requests and are unaffected.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use vault_core::secret::SecretText;
+
+use super::error::ApiError;
+use super::middleware::RequestMeta;
+use crate::service::{Error, Kind};
+
+/// The session cookie's name (RFC 6265bis `__Host-` prefix).
+pub const SESSION_COOKIE: &str = "__Host-vault_session";
+
+/// Header carrying the CSRF token on API requests made with the cookie.
+pub const CSRF_HEADER: &str = "x-vault-csrf";
+
+/// The session token from the `Cookie` header, if any.
+pub fn session_from_cookie(headers: &HeaderMap) -> Option<SecretText> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| SecretText::from(value.trim()))
+        .filter(|t| !t.is_empty())
+}
+
+/// `Set-Cookie` for a new session (a session cookie: the server-side
+/// session ends it, by idle or absolute timeout).
+pub fn set_session_cookie(token: &SecretText) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={}; Secure; HttpOnly; SameSite=Lax; Path=/",
+        token.expose_secret()
+    ))
+    .ok()
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn clear_session_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "__Host-vault_session=; Secure; HttpOnly; SameSite=Lax; Path=/; Max-Age=0",
+    )
+}
+
+/// The CSRF token of a session: base64url(HMAC-SHA256(session token,
+/// "vault csrf v1")), 43 characters. `None` only if HMAC refused the key,
+/// which it never does (any key length is valid).
+pub fn csrf_token(session: &SecretText) -> Option<String> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(session.expose_secret().as_bytes()).ok()?;
+    mac.update(b"vault csrf v1");
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// Whether `presented` is the CSRF token of `session` (constant time).
+pub fn csrf_matches(session: &SecretText, presented: &str) -> bool {
+    csrf_token(session).is_some_and(|expected| {
+        expected.len() == presented.len()
+            && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+    })
+}
+
+/// Whether the request says it comes from this origin. Browsers send
+/// `Sec-Fetch-Site` (which no script can set): it must be `same-origin`.
+/// Our pages send `Referrer-Policy: no-referrer`, under which a browser's
+/// form posts carry `Origin: null`, so with `Sec-Fetch-Site` present a
+/// `null` origin is no evidence either way; a named `Origin` must still be
+/// this host. Without `Sec-Fetch-Site` (older browsers, other clients), an
+/// `Origin` that is sent must name this host.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("?"));
+    let origin_is_host = |o: &str| {
+        let named = o.split_once("://").map(|(_, rest)| rest);
+        matches!((named, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+    };
+    match headers.get("sec-fetch-site") {
+        Some(site) => {
+            site.as_bytes() == b"same-origin"
+                && origin.is_none_or(|o| o == "null" || origin_is_host(o))
+        }
+        None => origin.is_none_or(origin_is_host),
+    }
+}
+
+/// A request that may change state.
+pub fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn csrf_refused() -> Error {
+    Error::new(
+        Kind::Forbidden,
+        "csrf.failed",
+        "a request authenticated by the session cookie must come from this site's pages \
+         and carry the session's CSRF token (X-Vault-CSRF)",
+    )
+}
+
+/// Layer of the API routes: a state-changing request that carries only the
+/// session cookie (no `Authorization` or `X-Vault-Token`) must pass the CSRF
+/// checks, else 403 `csrf.failed` before the handler runs.
+pub async fn csrf_guard(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let header_credential =
+        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-vault-token");
+    if !is_unsafe(req.method()) || header_credential {
+        return next.run(req).await;
+    }
+    let Some(session) = session_from_cookie(headers) else {
+        return next.run(req).await;
+    };
+    let token_ok = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| csrf_matches(&session, t));
+    if same_origin(headers) && token_ok {
+        return next.run(req).await;
+    }
+    let m = req
+        .extensions()
+        .get::<RequestMeta>()
+        .cloned()
+        .unwrap_or_else(RequestMeta::unknown);
+    ApiError::new(csrf_refused(), &m.request_id).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others_and_never_empty() {
+        let h = headers(&[("cookie", "a=1; __Host-vault_session=abc.def ; b=2")]);
+        assert_eq!(session_from_cookie(&h).unwrap().expose_secret(), "abc.def");
+        assert!(session_from_cookie(&headers(&[("cookie", "__Host-vault_session=")])).is_none());
+        assert!(session_from_cookie(&headers(&[("cookie", "vault_session=x")])).is_none());
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_the_session() {
+        let a = SecretText::from("s1.secret");
+        let b = SecretText::from("s2.secret");
+        let t = csrf_token(&a).unwrap();
+        assert_eq!(t.len(), 43);
+        assert!(csrf_matches(&a, &t));
+        assert!(!csrf_matches(&b, &t));
+        assert!(!csrf_matches(&a, ""));
+        assert!(!t.contains("secret"));
+    }
+
+    #[test]
+    fn origin_checks() {
+        let ok = headers(&[
+            ("host", "localhost:8200"),
+            ("origin", "http://localhost:8200"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        assert!(same_origin(&ok));
+        assert!(same_origin(&headers(&[("host", "localhost:8200")])));
+        let other_port = headers(&[
+            ("host", "localhost:8200"),
+            ("origin", "http://localhost:9999"),
+        ]);
+        assert!(!same_origin(&other_port));
+        let same_site = headers(&[("host", "localhost:8200"), ("sec-fetch-site", "same-site")]);
+        assert!(!same_origin(&same_site));
+        assert!(!same_origin(&headers(&[("host", "a"), ("origin", "null")])));
+        // A browser's form post under `Referrer-Policy: no-referrer`.
+        let no_referrer = headers(&[
+            ("host", "localhost:8200"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        assert!(same_origin(&no_referrer));
+        let cross = headers(&[
+            ("host", "localhost:8200"),
+            ("origin", "null"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
+        assert!(!same_origin(&cross));
+    }
+}

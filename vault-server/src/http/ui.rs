@@ -1,0 +1,351 @@
+//! Server-rendered pages under `/ui/`: sign in with a password, see who you
+//! are, your roles and your sessions (revoke any of them), sign out. No
+//! JavaScript; every page is sent with a strict Content-Security-Policy,
+//! `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer`. Text from
+//! users and the server is escaped by `maud`.
+//!
+//! The pages call the same service operations as the API, so they are
+//! authenticated, decided and audited the same way. Forms that change
+//! state carry the session's CSRF token and must come from this origin
+//! ([`super::browser`]); the sign-in form must come from this origin too
+//! (no login CSRF).
+
+use axum::Form;
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use vault_core::api::LoginRequest;
+use vault_core::secret::SecretText;
+
+use super::browser::{
+    clear_session_cookie, csrf_matches, csrf_token, same_origin, session_from_cookie,
+    set_session_cookie,
+};
+use super::extract::Caller;
+use crate::service::{Ctx, Error, Kind, Vault};
+
+/// The `/ui/` routes.
+pub fn router() -> Router<Vault> {
+    Router::new()
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(home))
+        .route("/ui/login", get(login_page).post(login))
+        .route("/ui/logout", post(logout))
+        .route("/ui/sessions/{id}/revoke", post(revoke_session))
+        .route("/ui/style.css", get(style))
+}
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A page answer with the security headers every page carries.
+fn page(status: StatusCode, body: Markup) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+fn layout(title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · vault" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body {
+                header { span.brand { "vault" } }
+                main { (content) }
+            }
+        }
+    }
+}
+
+fn login_form(error: Option<&str>, username: &str) -> Markup {
+    layout(
+        "Sign in",
+        html! {
+            section.card {
+                h1 { "Sign in" }
+                @if let Some(e) = error {
+                    p.error role="alert" { (e) }
+                }
+                form method="post" action="/ui/login" {
+                    label for="username" { "Username" }
+                    input #username name="username" type="text" autocomplete="username"
+                        required value=(username);
+                    label for="password" { "Password" }
+                    input #password name="password" type="password"
+                        autocomplete="current-password" required;
+                    button type="submit" { "Sign in" }
+                }
+            }
+        },
+    )
+}
+
+/// `GET /ui/login`: the sign-in page (signed in already: the home page).
+pub async fn login_page(State(v): State<Vault>, Caller(ctx): Caller) -> Response {
+    if ctx.credential.is_some() && v.whoami(&ctx).await.is_ok() {
+        return Redirect::to("/ui/").into_response();
+    }
+    page(StatusCode::OK, login_form(None, ""))
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: SecretText,
+}
+
+/// `POST /ui/login`: a new session in the cookie, then the home page.
+pub async fn login(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    if !same_origin(&headers) {
+        return page(
+            StatusCode::FORBIDDEN,
+            login_form(Some("This form must be sent from this site."), ""),
+        );
+    }
+    let Ok(Form(form)) = form else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            login_form(Some("Give a username and a password."), ""),
+        );
+    };
+    let username = form.username.clone();
+    // A fresh session id at every login, whatever cookie came in (no
+    // session fixation): the credential of this request is not used.
+    let ctx = Ctx {
+        credential: None,
+        ..ctx
+    };
+    match v
+        .login(
+            &ctx,
+            LoginRequest {
+                username: form.username,
+                password: form.password,
+            },
+        )
+        .await
+    {
+        Ok(r) => {
+            let mut resp = Redirect::to("/ui/").into_response();
+            if let Some(c) = set_session_cookie(&r.token) {
+                resp.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(e) => {
+            let status = match e.kind {
+                Kind::Throttled => StatusCode::TOO_MANY_REQUESTS,
+                Kind::BadRequest => StatusCode::BAD_REQUEST,
+                Kind::Sealed => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            page(status, login_form(Some(&e.message), &username))
+        }
+    }
+}
+
+/// `GET /ui/`: who you are, your roles, your sessions.
+pub async fn home(State(v): State<Vault>, Caller(ctx): Caller) -> Response {
+    let Some(session) = ctx.credential.clone() else {
+        return Redirect::to("/ui/login").into_response();
+    };
+    let me = match v.whoami(&ctx).await {
+        Ok(me) => me,
+        Err(e) if e.kind == Kind::Unauthenticated => {
+            let mut r = Redirect::to("/ui/login").into_response();
+            r.headers_mut()
+                .insert(header::SET_COOKIE, clear_session_cookie());
+            return r;
+        }
+        Err(e) => return error_page(&e),
+    };
+    let sessions = match v.list_sessions(&ctx, None, false).await {
+        Ok(s) => s.sessions,
+        Err(_) => Vec::new(),
+    };
+    let csrf = csrf_token(&session).unwrap_or_default();
+    let body = layout(
+        "Home",
+        html! {
+            section.card {
+                h1 { "Signed in as " span.who { (me.name) } }
+                p.muted { "Kind: " (me.kind) }
+                form method="post" action="/ui/logout" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.secondary type="submit" { "Sign out" }
+                }
+            }
+            section.card {
+                h2 { "Roles" }
+                @if me.grants.is_empty() {
+                    p.muted { "No roles: ask an administrator for access." }
+                } @else {
+                    table {
+                        thead { tr { th { "Role" } th { "Scope" } } }
+                        tbody {
+                            @for g in &me.grants {
+                                tr { td { (g.role) } td { code { (g.scope) } } }
+                            }
+                        }
+                    }
+                }
+            }
+            section.card {
+                h2 { "Sessions" }
+                table {
+                    thead { tr { th { "Session" } th { "From" } th { "Signed in" } th { "Ends if unused" } th {} } }
+                    tbody {
+                        @for s in &sessions {
+                            tr.current[s.current] {
+                                td { code { (s.id) } @if s.current { " " span.tag { "this browser" } } }
+                                td { (s.source) }
+                                td { (when(s.created_at)) }
+                                td { (when(s.expires_at)) }
+                                td {
+                                    form method="post" action={ "/ui/sessions/" (s.id) "/revoke" } {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        button.danger type="submit" { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    );
+    page(StatusCode::OK, body)
+}
+
+/// `2026-12-01 14:28 UTC`.
+fn when(t: vault_core::clock::Timestamp) -> String {
+    let iso = t.to_rfc3339();
+    match (iso.get(..10), iso.get(11..16)) {
+        (Some(day), Some(hm)) => format!("{day} {hm} UTC"),
+        _ => iso,
+    }
+}
+
+/// A form that changes state: only its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// The CSRF checks of a state-changing form: the answer that refuses it,
+/// or `None` when it passes.
+fn refuse_form(headers: &HeaderMap, form: Option<&CsrfForm>) -> Option<Response> {
+    let session = session_from_cookie(headers);
+    match (session, form) {
+        (Some(s), Some(f)) if same_origin(headers) && csrf_matches(&s, &f.csrf) => None,
+        (None, _) => Some(Redirect::to("/ui/login").into_response()),
+        _ => Some(error_page(&Error::new(
+            Kind::Forbidden,
+            "csrf.failed",
+            "This form must be sent from this site's own page. Reload the page and try again.",
+        ))),
+    }
+}
+
+/// `POST /ui/logout`.
+pub async fn logout(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    if let Some(r) = refuse_form(&headers, form.as_ref().ok().map(|f| &f.0)) {
+        return r;
+    }
+    // Ended or not, the browser forgets it.
+    let _ = v.logout(&ctx).await;
+    let mut r = Redirect::to("/ui/login").into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, clear_session_cookie());
+    r
+}
+
+/// `POST /ui/sessions/{id}/revoke`.
+pub async fn revoke_session(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    if let Some(r) = refuse_form(&headers, form.as_ref().ok().map(|f| &f.0)) {
+        return r;
+    }
+    match v.revoke_session(&ctx, &id).await {
+        Ok(()) => Redirect::to("/ui/").into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+fn error_page(e: &Error) -> Response {
+    let status = match e.kind {
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::BadRequest => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Sealed => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let message = if status.is_server_error() && e.kind != Kind::Sealed {
+        "Something went wrong on the server."
+    } else {
+        e.message.as_str()
+    };
+    page(
+        status,
+        layout(
+            "Error",
+            html! {
+                section.card {
+                    h1 { "That did not work" }
+                    p.error role="alert" { (message) }
+                    p.muted { "Code: " code { (e.code) } }
+                    p { a href="/ui/" { "Back" } }
+                }
+            },
+        ),
+    )
+}
+
+/// `GET /ui/style.css`.
+pub async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("ui/style.css"),
+    )
+        .into_response()
+}
