@@ -300,6 +300,28 @@ fn cookie_requests_that_change_state_need_the_csrf_token_and_this_origin() {
         root.post("/v1/projects", json!({ "name": "made2" })).status,
         201
     );
+    // A header that is not a token never lets the cookie through unchecked
+    // (a browser behind an HTTP-auth proxy adds `Authorization: Basic`).
+    for h in ["Basic YWxpY2U6cHc=", "Negotiate abc", ""] {
+        let r = send(
+            "POST",
+            &format!("{}/v1/sys/seal", s.addr),
+            &[("cookie", cookie.as_str()), ("authorization", h)],
+            None,
+            None,
+        );
+        assert_eq!(r.status, 401, "{h:?}: {}", r.body);
+    }
+    assert_eq!(root.get("/v1/sys/seal-status").json["sealed"], false);
+    // A form post with neither Origin nor Sec-Fetch-Site is no evidence.
+    let r = send(
+        "POST",
+        &format!("{}/ui/login", s.addr),
+        &[],
+        Some(&[("username", "alice"), ("password", PW)]),
+        None,
+    );
+    assert_eq!(r.status, 403);
 
     // Forms: sign-out without the token, or from elsewhere, changes nothing.
     let logout = format!("{}/ui/logout", s.addr);
@@ -379,6 +401,9 @@ fn a_new_session_at_every_sign_in_and_revoking_from_the_page() {
             None,
         )
     };
+    // ... and the session the old cookie named is over.
+    assert_eq!(who(&a).status, 401);
+    let a = sign_in(&s, "alice");
     let b_id = serde_json::from_str::<serde_json::Value>(&who(&b).body).unwrap()["session_id"]
         .as_str()
         .unwrap()

@@ -39,6 +39,14 @@ pub const SESSION_COOKIE: &str = "__Host-vault_session";
 /// Header carrying the CSRF token on API requests made with the cookie.
 pub const CSRF_HEADER: &str = "x-vault-csrf";
 
+/// Whether the request is a cookie request: it carries neither
+/// `Authorization` nor `X-Vault-Token`, so the session cookie (if any) is
+/// its credential. The one rule the credential extractor, the audit
+/// fallback, the CSRF guard and the pages share.
+pub fn is_cookie_request(headers: &HeaderMap) -> bool {
+    !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-vault-token")
+}
+
 /// The session token from the `Cookie` header, if any.
 pub fn session_from_cookie(headers: &HeaderMap) -> Option<SecretText> {
     headers
@@ -91,23 +99,30 @@ pub fn csrf_matches(session: &SecretText, presented: &str) -> bool {
 /// Our pages send `Referrer-Policy: no-referrer`, under which a browser's
 /// form posts carry `Origin: null`, so with `Sec-Fetch-Site` present a
 /// `null` origin is no evidence either way; a named `Origin` must still be
-/// this host. Without `Sec-Fetch-Site` (older browsers, other clients), an
-/// `Origin` that is sent must name this host.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+/// this server. Without `Sec-Fetch-Site` (older browsers), a named
+/// `Origin` must be sent and be this server: a request with neither is
+/// refused. This server is the request's authority (`Host`, or HTTP/2's
+/// `:authority`, which arrives in the URI).
+pub fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
+    let authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+    });
     let origin = headers
         .get(header::ORIGIN)
         .map(|o| o.to_str().unwrap_or("?"));
-    let origin_is_host = |o: &str| {
+    let origin_is_us = |o: &str| {
         let named = o.split_once("://").map(|(_, rest)| rest);
-        matches!((named, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+        matches!((named, authority.as_deref()), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
     };
     match headers.get("sec-fetch-site") {
         Some(site) => {
             site.as_bytes() == b"same-origin"
-                && origin.is_none_or(|o| o == "null" || origin_is_host(o))
+                && origin.is_none_or(|o| o == "null" || origin_is_us(o))
         }
-        None => origin.is_none_or(origin_is_host),
+        None => origin.is_some_and(origin_is_us),
     }
 }
 
@@ -130,9 +145,7 @@ fn csrf_refused() -> Error {
 /// checks, else 403 `csrf.failed` before the handler runs.
 pub async fn csrf_guard(req: Request, next: Next) -> Response {
     let headers = req.headers();
-    let header_credential =
-        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-vault-token");
-    if !is_unsafe(req.method()) || header_credential {
+    if !is_unsafe(req.method()) || !is_cookie_request(headers) {
         return next.run(req).await;
     }
     let Some(session) = session_from_cookie(headers) else {
@@ -142,7 +155,7 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| csrf_matches(&session, t));
-    if same_origin(headers) && token_ok {
+    if same_origin(headers, req.uri()) && token_ok {
         return next.run(req).await;
     }
     let m = req
@@ -185,6 +198,10 @@ mod tests {
         assert!(!t.contains("secret"));
     }
 
+    fn same(h: &HeaderMap) -> bool {
+        same_origin(h, &axum::http::Uri::from_static("/ui/login"))
+    }
+
     #[test]
     fn origin_checks() {
         let ok = headers(&[
@@ -192,28 +209,47 @@ mod tests {
             ("origin", "http://localhost:8200"),
             ("sec-fetch-site", "same-origin"),
         ]);
-        assert!(same_origin(&ok));
-        assert!(same_origin(&headers(&[("host", "localhost:8200")])));
+        assert!(same(&ok));
+        // Neither Sec-Fetch-Site nor Origin: no evidence, refused.
+        assert!(!same(&headers(&[("host", "localhost:8200")])));
+        let old_browser = headers(&[
+            ("host", "localhost:8200"),
+            ("origin", "http://localhost:8200"),
+        ]);
+        assert!(same(&old_browser));
+        // HTTP/2: no Host header, the authority is in the URI.
+        let h2 = headers(&[
+            ("origin", "https://vault.example:8200"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        assert!(same_origin(
+            &h2,
+            &axum::http::Uri::from_static("https://vault.example:8200/ui/login")
+        ));
+        assert!(!same_origin(
+            &h2,
+            &axum::http::Uri::from_static("https://other.example/ui/login")
+        ));
         let other_port = headers(&[
             ("host", "localhost:8200"),
             ("origin", "http://localhost:9999"),
         ]);
-        assert!(!same_origin(&other_port));
+        assert!(!same(&other_port));
         let same_site = headers(&[("host", "localhost:8200"), ("sec-fetch-site", "same-site")]);
-        assert!(!same_origin(&same_site));
-        assert!(!same_origin(&headers(&[("host", "a"), ("origin", "null")])));
+        assert!(!same(&same_site));
+        assert!(!same(&headers(&[("host", "a"), ("origin", "null")])));
         // A browser's form post under `Referrer-Policy: no-referrer`.
         let no_referrer = headers(&[
             ("host", "localhost:8200"),
             ("origin", "null"),
             ("sec-fetch-site", "same-origin"),
         ]);
-        assert!(same_origin(&no_referrer));
+        assert!(same(&no_referrer));
         let cross = headers(&[
             ("host", "localhost:8200"),
             ("origin", "null"),
             ("sec-fetch-site", "cross-site"),
         ]);
-        assert!(!same_origin(&cross));
+        assert!(!same(&cross));
     }
 }

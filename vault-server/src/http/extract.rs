@@ -61,15 +61,20 @@ fn field_problem(serde_text: &str) -> Option<String> {
     named("missing field `").map(|f| format!("the body lacks the field `{f}`"))
 }
 
-/// The presented credential: `Authorization: Bearer`, else `X-Vault-Token`,
-/// else the browser's session cookie (whose state-changing requests the
-/// CSRF guard has checked: [`super::browser`]).
+/// The presented credential: `Authorization: Bearer`, else `X-Vault-Token`;
+/// only when the request has neither header, the browser's session cookie
+/// (a cookie request, whose state-changing requests the CSRF guard checks:
+/// [`super::browser::is_cookie_request`]). A header that is there but not
+/// a usable token (`Authorization: Basic ...`) is no credential: it never
+/// lets the cookie through unchecked.
 pub fn credential_of(headers: &axum::http::HeaderMap) -> Option<SecretText> {
+    if super::browser::is_cookie_request(headers) {
+        return super::browser::session_from_cookie(headers);
+    }
     credential_from(
         headers.get(axum::http::header::AUTHORIZATION),
         headers.get("x-vault-token"),
     )
-    .or_else(|| super::browser::session_from_cookie(headers))
 }
 
 /// [`credential_of`] from the two header values (kept cheaply, unparsed, by

@@ -171,7 +171,9 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
     let presented = (
         req.headers().get(header::AUTHORIZATION).cloned(),
         req.headers().get("x-vault-token").cloned(),
-        super::browser::session_from_cookie(req.headers()),
+        super::browser::is_cookie_request(req.headers())
+            .then(|| super::browser::session_from_cookie(req.headers()))
+            .flatten(),
     );
     let audited = Arc::new(AtomicBool::new(false));
     let meta = RequestMeta {
@@ -245,6 +247,9 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
     }
 
     f.vault.metrics().response(resp.status().as_u16());
+    if path.starts_with("/ui") {
+        super::ui::page_headers(resp.headers_mut());
+    }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&rid) {
         h.insert(REQUEST_ID, v);

@@ -14,7 +14,7 @@ use axum::Form;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
@@ -26,6 +26,7 @@ use super::browser::{
     clear_session_cookie, csrf_matches, csrf_token, same_origin, session_from_cookie,
     set_session_cookie,
 };
+use super::error::status;
 use super::extract::Caller;
 use crate::service::{Ctx, Error, Kind, Vault};
 
@@ -43,10 +44,10 @@ pub fn router() -> Router<Vault> {
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// A page answer with the security headers every page carries.
-fn page(status: StatusCode, body: Markup) -> Response {
-    let mut r = (status, body).into_response();
-    let h = r.headers_mut();
+/// The security headers of every answer under `/ui` (the frame middleware
+/// adds them, so answers made elsewhere, such as a sealed server's 503,
+/// carry them too).
+pub fn page_headers(h: &mut HeaderMap) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -56,7 +57,22 @@ fn page(status: StatusCode, body: Markup) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+}
+
+/// A page answer.
+fn page(status: StatusCode, body: Markup) -> Response {
+    let mut r = (status, body).into_response();
+    page_headers(r.headers_mut());
     r
+}
+
+/// The request's context with the session cookie as its credential: the
+/// pages act as the browser's session, whatever else the request carries.
+fn as_browser(ctx: Ctx, headers: &HeaderMap) -> Ctx {
+    Ctx {
+        credential: session_from_cookie(headers),
+        ..ctx
+    }
 }
 
 fn layout(title: &str, content: Markup) -> Markup {
@@ -101,7 +117,12 @@ fn login_form(error: Option<&str>, username: &str) -> Markup {
 }
 
 /// `GET /ui/login`: the sign-in page (signed in already: the home page).
-pub async fn login_page(State(v): State<Vault>, Caller(ctx): Caller) -> Response {
+pub async fn login_page(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+) -> Response {
+    let ctx = as_browser(ctx, &headers);
     if ctx.credential.is_some() && v.whoami(&ctx).await.is_ok() {
         return Redirect::to("/ui/").into_response();
     }
@@ -120,9 +141,10 @@ pub async fn login(
     State(v): State<Vault>,
     Caller(ctx): Caller,
     headers: HeaderMap,
+    uri: Uri,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, &uri) {
         return page(
             StatusCode::FORBIDDEN,
             login_form(Some("This form must be sent from this site."), ""),
@@ -136,7 +158,9 @@ pub async fn login(
     };
     let username = form.username.clone();
     // A fresh session id at every login, whatever cookie came in (no
-    // session fixation): the credential of this request is not used.
+    // session fixation): the credential of this request is not used; the
+    // session the old cookie named is ended once the new one exists.
+    let previous = session_from_cookie(&headers);
     let ctx = Ctx {
         credential: None,
         ..ctx
@@ -152,6 +176,14 @@ pub async fn login(
         .await
     {
         Ok(r) => {
+            if previous.is_some() {
+                let old = Ctx {
+                    credential: previous,
+                    ..ctx
+                };
+                // Already ended, or another user's: nothing to do.
+                let _ = v.logout(&old).await;
+            }
             let mut resp = Redirect::to("/ui/").into_response();
             if let Some(c) = set_session_cookie(&r.token) {
                 resp.headers_mut().insert(header::SET_COOKIE, c);
@@ -159,19 +191,19 @@ pub async fn login(
             resp
         }
         Err(e) => {
-            let status = match e.kind {
-                Kind::Throttled => StatusCode::TOO_MANY_REQUESTS,
-                Kind::BadRequest => StatusCode::BAD_REQUEST,
-                Kind::Sealed => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            page(status, login_form(Some(&e.message), &username))
+            let mut r = page(
+                status(e.kind),
+                login_form(Some(shown_message(&e)), &username),
+            );
+            retry_after(&mut r, &e);
+            r
         }
     }
 }
 
 /// `GET /ui/`: who you are, your roles, your sessions.
-pub async fn home(State(v): State<Vault>, Caller(ctx): Caller) -> Response {
+pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMap) -> Response {
+    let ctx = as_browser(ctx, &headers);
     let Some(session) = ctx.credential.clone() else {
         return Redirect::to("/ui/login").into_response();
     };
@@ -260,10 +292,10 @@ pub struct CsrfForm {
 
 /// The CSRF checks of a state-changing form: the answer that refuses it,
 /// or `None` when it passes.
-fn refuse_form(headers: &HeaderMap, form: Option<&CsrfForm>) -> Option<Response> {
+fn refuse_form(headers: &HeaderMap, uri: &Uri, form: Option<&CsrfForm>) -> Option<Response> {
     let session = session_from_cookie(headers);
     match (session, form) {
-        (Some(s), Some(f)) if same_origin(headers) && csrf_matches(&s, &f.csrf) => None,
+        (Some(s), Some(f)) if same_origin(headers, uri) && csrf_matches(&s, &f.csrf) => None,
         (None, _) => Some(Redirect::to("/ui/login").into_response()),
         _ => Some(error_page(&Error::new(
             Kind::Forbidden,
@@ -278,11 +310,13 @@ pub async fn logout(
     State(v): State<Vault>,
     Caller(ctx): Caller,
     headers: HeaderMap,
+    uri: Uri,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Some(r) = refuse_form(&headers, form.as_ref().ok().map(|f| &f.0)) {
+    if let Some(r) = refuse_form(&headers, &uri, form.as_ref().ok().map(|f| &f.0)) {
         return r;
     }
+    let ctx = as_browser(ctx, &headers);
     // Ended or not, the browser forgets it.
     let _ = v.logout(&ctx).await;
     let mut r = Redirect::to("/ui/login").into_response();
@@ -296,34 +330,43 @@ pub async fn revoke_session(
     State(v): State<Vault>,
     Caller(ctx): Caller,
     headers: HeaderMap,
+    uri: Uri,
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Some(r) = refuse_form(&headers, form.as_ref().ok().map(|f| &f.0)) {
+    if let Some(r) = refuse_form(&headers, &uri, form.as_ref().ok().map(|f| &f.0)) {
         return r;
     }
+    let ctx = as_browser(ctx, &headers);
     match v.revoke_session(&ctx, &id).await {
         Ok(()) => Redirect::to("/ui/").into_response(),
         Err(e) => error_page(&e),
     }
 }
 
+/// What a page may say of an error: its message, except for internal and
+/// integrity errors, whose detail stays in the server log.
+fn shown_message(e: &Error) -> &str {
+    match e.kind {
+        Kind::Internal | Kind::Integrity => "Something went wrong on the server.",
+        _ => e.message.as_str(),
+    }
+}
+
+/// `Retry-After` (RFC 9110 section 10.2.3) of a throttled answer.
+fn retry_after(r: &mut Response, e: &Error) {
+    if let Some(v) = e
+        .retry_after_secs
+        .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+}
+
 fn error_page(e: &Error) -> Response {
-    let status = match e.kind {
-        Kind::Forbidden => StatusCode::FORBIDDEN,
-        Kind::NotFound => StatusCode::NOT_FOUND,
-        Kind::BadRequest => StatusCode::BAD_REQUEST,
-        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Kind::Sealed => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    let message = if status.is_server_error() && e.kind != Kind::Sealed {
-        "Something went wrong on the server."
-    } else {
-        e.message.as_str()
-    };
-    page(
-        status,
+    let message = shown_message(e);
+    let mut r = page(
+        status(e.kind),
         layout(
             "Error",
             html! {
@@ -335,7 +378,9 @@ fn error_page(e: &Error) -> Response {
                 }
             },
         ),
-    )
+    );
+    retry_after(&mut r, e);
+    r
 }
 
 /// `GET /ui/style.css`.
