@@ -204,6 +204,11 @@ fn sign_in_sets_a_host_cookie_and_pages_are_locked_down() {
     );
     assert_eq!(who.status, 200, "{}", who.body);
     assert!(who.body.contains("\"name\":\"alice\""));
+    assert!(
+        who.body.contains("\"login_method\":\"password\""),
+        "{}",
+        who.body
+    );
     // Not signed in: the home page sends to the sign-in page.
     let anon = send("GET", &format!("{}/ui/", s.addr), &[], None, None);
     assert_eq!(

@@ -93,6 +93,11 @@ fn login_whoami_tokens_sessions_logout() {
         stderr(&o)
     );
     assert!(
+        stdout(&o).contains("(signed in with password)"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
         stdout(&o).contains("developer on demo/dev"),
         "{}",
         stdout(&o)

@@ -143,8 +143,10 @@ pub fn whoami(out: Output, ctx: &Ctx) -> CliResult<u8> {
         return output::json(&w).map(|()| 0);
     }
     println!("{} ({})", w.name, w.kind);
-    if let Some(s) = &w.session_id {
-        println!("session {s}");
+    match (&w.session_id, &w.login_method) {
+        (Some(s), Some(m)) => println!("session {s} (signed in with {m})"),
+        (Some(s), None) => println!("session {s}"),
+        _ => {}
     }
     for g in &w.grants {
         println!("  {} on {}", g.role, g.scope);

@@ -76,6 +76,10 @@ pub struct WhoAmI {
     pub id: String,
     /// The session id, for a user session.
     pub session_id: Option<String>,
+    /// How the session was made (`password`; later SSO and passkeys), for a
+    /// user session.
+    #[serde(default)]
+    pub login_method: Option<String>,
     /// The roles in effect (from the database, this request).
     pub grants: Vec<GrantInfo>,
     /// End of an open emergency grant, if any.

@@ -227,7 +227,10 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
         html! {
             section.card {
                 h1 { "Signed in as " span.who { (me.name) } }
-                p.muted { "Kind: " (me.kind) }
+                p.muted {
+                    "Kind: " (me.kind)
+                    @if let Some(m) = &me.login_method { " · signed in with " (m) }
+                }
                 form method="post" action="/ui/logout" {
                     input type="hidden" name="csrf" value=(csrf);
                     button.secondary type="submit" { "Sign out" }

@@ -240,6 +240,7 @@ impl Vault {
                     name: "root".into(),
                     id: token_id,
                     session_id: None,
+                    login_method: None,
                     grants: vec![GrantInfo {
                         role: "admin".into(),
                         scope: "*/*".into(),
@@ -253,14 +254,22 @@ impl Vault {
                     grants: g,
                     emergency_until,
                     ..
-                } => WhoAmI {
-                    kind: "user".into(),
-                    name: username,
-                    id: user_id,
-                    session_id: Some(session_id),
-                    grants: grants(&g),
-                    emergency_until,
-                },
+                } => {
+                    let sid = session_id.clone();
+                    let method = self
+                        .store()
+                        .read(move |r| Ok(r.session(&sid)?.map(|s| s.method)))
+                        .await?;
+                    WhoAmI {
+                        kind: "user".into(),
+                        name: username,
+                        id: user_id,
+                        session_id: Some(session_id),
+                        login_method: method,
+                        grants: grants(&g),
+                        emergency_until,
+                    }
+                }
                 Principal::Service {
                     token_id,
                     name,
@@ -271,6 +280,7 @@ impl Vault {
                     name,
                     id: token_id,
                     session_id: None,
+                    login_method: None,
                     grants: grants(&g),
                     emergency_until: None,
                 },
