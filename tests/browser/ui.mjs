@@ -67,7 +67,8 @@ try {
   check('the first browser sees the other session', rows >= 1, String(rows));
   await Promise.all([pa.waitForURL(`${UI}/ui/`), pa.locator('tbody tr:not(.current) button.danger').first().click()]);
   await pb.goto(`${UI}/ui/`);
-  check('the revoked browser is sent to sign in', pb.url() === `${UI}/ui/login`, pb.url());
+  check('the revoked browser is sent to sign in, and told why', pb.url() === `${UI}/ui/login?notice=session-ended`
+    && (await pb.textContent('.notice')).includes('session has ended'), pb.url());
   check('the revoking browser stays in', (await pa.textContent('h1')).includes(USER));
 
   // CSRF: the attacker's page posts sign-out with the victim's cookie.
@@ -82,9 +83,18 @@ try {
   await pa.goto(`${UI}/ui/`);
   check('after the forged post the session is still there', pa.url() === `${UI}/ui/` && (await pa.textContent('h1')).includes(USER), pa.url());
 
-  await Promise.all([pa.waitForURL(`${UI}/ui/login`), pa.click('form[action="/ui/logout"] button')]);
+  await Promise.all([pa.waitForURL(`${UI}/ui/login?notice=signed-out`), pa.click('form[action="/ui/logout"] button')]);
+  check('signed out, and told so', (await pa.textContent('.notice')).includes('You signed out.'));
   await pa.goto(`${UI}/ui/`);
-  check('signed out: the home page sends to sign in', pa.url() === `${UI}/ui/login`, pa.url());
+  check('signed out: the home page sends to sign in', pa.url().startsWith(`${UI}/ui/login`), pa.url());
+  // A phone-sized screen: nothing sticks out of the page.
+  await pa.setViewportSize({ width: 360, height: 740 });
+  await signIn(a).then(async (p) => {
+    await p.setViewportSize({ width: 360, height: 740 });
+    const wide = await p.evaluate(() => document.documentElement.scrollWidth);
+    check('the home page fits a 360 px screen', wide <= 360, String(wide));
+    if (SHOTS) await p.screenshot({ path: join(SHOTS, 'home-narrow.png'), fullPage: true });
+  });
   if (SHOTS) await pa.screenshot({ path: join(SHOTS, 'login.png'), fullPage: true });
 } catch (e) {
   check('no exception', false, e.stack);

@@ -365,7 +365,31 @@ fn cookie_requests_that_change_state_need_the_csrf_token_and_this_origin() {
         Some(&[("csrf", &csrf)]),
         None,
     );
-    assert_eq!((r.status, r.location.as_deref()), (303, Some("/ui/login")));
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (303, Some("/ui/login?notice=signed-out"))
+    );
+    let said = send(
+        "GET",
+        &format!("{}/ui/login?notice=signed-out", s.addr),
+        &[],
+        None,
+        None,
+    );
+    assert!(said.body.contains("You signed out."), "{}", said.body);
+    // The notice is a fixed text chosen by a code, never text from the URL.
+    let evil = send(
+        "GET",
+        &format!("{}/ui/login?notice=%3Cb%3Ehi", s.addr),
+        &[],
+        None,
+        None,
+    );
+    assert!(
+        !evil.body.contains("hi") && !evil.body.contains("notice"),
+        "{}",
+        evil.body
+    );
     assert!(r.set_cookie[0].contains("Max-Age=0"));
     assert_eq!(who(&cookie), 401);
     // Sign-in from another origin (login CSRF) is refused too.
@@ -447,7 +471,25 @@ fn a_new_session_at_every_sign_in_and_revoking_from_the_page() {
     );
     assert_eq!(
         (home.status, home.location.as_deref()),
-        (303, Some("/ui/login"))
+        (303, Some("/ui/login?notice=session-ended"))
     );
     assert!(home.set_cookie[0].contains("Max-Age=0"));
+    // The root and unknown pages answer pages, not JSON; the favicon is quiet.
+    let root_page = send("GET", &format!("{}/", s.addr), &[], None, None);
+    assert_eq!(
+        (root_page.status, root_page.location.as_deref()),
+        (303, Some("/ui/"))
+    );
+    let missing = send("GET", &format!("{}/ui/nope", s.addr), &[], None, None);
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.body.contains("There is no such page."),
+        "{}",
+        missing.body
+    );
+    assert!(missing.csp.is_some());
+    assert_eq!(
+        send("GET", &format!("{}/favicon.ico", s.addr), &[], None, None).status,
+        204
+    );
 }

@@ -106,8 +106,13 @@ const OPEN_WHILE_SEALED: [&str; 4] = [
 ];
 
 /// Paths not audited: monitoring probes that would drown the trail, and
-/// the pages' static style sheet.
-const NOT_AUDITED: [&str; 3] = ["/v1/sys/health", "/v1/sys/metrics", "/ui/style.css"];
+/// what browsers fetch by themselves (the style sheet, the favicon).
+const NOT_AUDITED: [&str; 4] = [
+    "/v1/sys/health",
+    "/v1/sys/metrics",
+    "/ui/style.css",
+    "/favicon.ico",
+];
 
 fn request_id(req: &Request) -> String {
     let given = req

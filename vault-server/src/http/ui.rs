@@ -39,6 +39,14 @@ pub fn router() -> Router<Vault> {
         .route("/ui/logout", post(logout))
         .route("/ui/sessions/{id}/revoke", post(revoke_session))
         .route("/ui/style.css", get(style))
+        .route("/ui/{*rest}", get(not_found_page))
+        .route("/", get(|| async { Redirect::to("/ui/") }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+}
+
+/// Any other `GET /ui/...`: a page, not JSON.
+async fn not_found_page() -> Response {
+    error_page(&Error::not_found("ui.not_found", "There is no such page."))
 }
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -93,12 +101,38 @@ fn layout(title: &str, content: Markup) -> Markup {
     }
 }
 
+/// What the sign-in page says after a redirect (`?notice=`): fixed texts
+/// only, never anything from the URL.
+fn notice_text(code: &str) -> Option<&'static str> {
+    match code {
+        "signed-out" => Some("You signed out."),
+        "session-ended" => Some(
+            "Your session has ended (timed out, revoked, or signed out elsewhere). Sign in again.",
+        ),
+        _ => None,
+    }
+}
+
+/// `?notice=CODE`.
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
 fn login_form(error: Option<&str>, username: &str) -> Markup {
+    login_form_with(error, None, username)
+}
+
+fn login_form_with(error: Option<&str>, notice: Option<&str>, username: &str) -> Markup {
     layout(
         "Sign in",
         html! {
             section.card {
                 h1 { "Sign in" }
+                @if let Some(n) = notice {
+                    p.notice role="status" { (n) }
+                }
                 @if let Some(e) = error {
                     p.error role="alert" { (e) }
                 }
@@ -121,12 +155,17 @@ pub async fn login_page(
     State(v): State<Vault>,
     Caller(ctx): Caller,
     headers: HeaderMap,
+    query: Result<axum::extract::Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let ctx = as_browser(ctx, &headers);
     if ctx.credential.is_some() && v.whoami(&ctx).await.is_ok() {
         return Redirect::to("/ui/").into_response();
     }
-    page(StatusCode::OK, login_form(None, ""))
+    let notice = query
+        .ok()
+        .and_then(|q| q.0.notice)
+        .and_then(|c| notice_text(&c));
+    page(StatusCode::OK, login_form_with(None, notice, ""))
 }
 
 /// The sign-in form.
@@ -210,7 +249,7 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
     let me = match v.whoami(&ctx).await {
         Ok(me) => me,
         Err(e) if e.kind == Kind::Unauthenticated => {
-            let mut r = Redirect::to("/ui/login").into_response();
+            let mut r = Redirect::to("/ui/login?notice=session-ended").into_response();
             r.headers_mut()
                 .insert(header::SET_COOKIE, clear_session_cookie());
             return r;
@@ -322,7 +361,7 @@ pub async fn logout(
     let ctx = as_browser(ctx, &headers);
     // Ended or not, the browser forgets it.
     let _ = v.logout(&ctx).await;
-    let mut r = Redirect::to("/ui/login").into_response();
+    let mut r = Redirect::to("/ui/login?notice=signed-out").into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, clear_session_cookie());
     r

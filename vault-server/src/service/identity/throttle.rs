@@ -75,7 +75,10 @@ impl Vault {
         granted.map_err(|(secs, what)| {
             Error::throttled(
                 "auth.throttled",
-                format!("too many failed attempts for this {what}; retry in {secs} seconds"),
+                format!(
+                    "too many failed attempts for this {what}; retry in {secs} second{}",
+                    if secs == 1 { "" } else { "s" }
+                ),
                 secs,
             )
         })
