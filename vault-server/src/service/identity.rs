@@ -65,14 +65,35 @@ pub const TOKEN_MAX_TTL_SECS: i64 = 365 * 86_400;
 pub struct IdentityState {
     hashes: Arc<Semaphore>,
     dummy: OnceCell<String>,
+    /// Key of the fingerprints of unknown sign-in names: random per
+    /// process, so a fingerprint cannot be tested against guessed
+    /// passwords without it.
+    fingerprint_key: zeroize::Zeroizing<[u8; 32]>,
 }
 
 impl IdentityState {
+    /// The first 12 hex digits of HMAC-SHA256(process key, `typed`): the
+    /// same text gives the same fingerprint until the server restarts.
+    pub fn name_fingerprint(&self, typed: &str) -> String {
+        use hmac::{Hmac, Mac};
+        match <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.fingerprint_key.as_ref()) {
+            Ok(mut mac) => {
+                mac.update(typed.as_bytes());
+                hex::encode(&mac.finalize().into_bytes()[..6])
+            }
+            Err(_) => "000000000000".to_owned(),
+        }
+    }
+
     /// State for `settings`.
     pub fn new(settings: &IdentitySettings) -> Self {
+        // Without randomness the key is zeros: fingerprints then still hide
+        // the text from a reader of the trail who has no candidates.
+        let key = random::bytes::<32>().unwrap_or([0u8; 32]);
         Self {
             hashes: Arc::new(Semaphore::new(settings.max_concurrent_hashes.max(1))),
             dummy: OnceCell::new(),
+            fingerprint_key: zeroize::Zeroizing::new(key),
         }
     }
 }

@@ -4,13 +4,6 @@
 
 use super::*;
 
-/// The first 12 hex digits of SHA-256 of what was typed as a username
-/// (never the text itself).
-fn name_fingerprint(typed: &str) -> String {
-    use sha2::Digest;
-    hex::encode(&sha2::Sha256::digest(typed.as_bytes())[..6])
-}
-
 impl Vault {
     pub(super) async fn hash_new_password(&self, pw: SecretText) -> Result<String> {
         let params = self.identity().password_params;
@@ -80,7 +73,7 @@ impl Vault {
         let settings = Arc::new(self.identity().clone());
         let mut entry = self.entry(ctx, None, "auth.login", "auth", Outcome::Denied, None);
         // A name that is no account is not written down: people paste
-        // passwords into the username field. A short fingerprint still
+        // passwords into the username field. A keyed fingerprint still
         // lets a reviewer see the same unknown name tried again.
         let lookup = name.clone();
         let known = match lookup {
@@ -94,7 +87,10 @@ impl Vault {
         entry.actor = if known {
             format!("user:{shown}")
         } else {
-            format!("user:unknown-{}", name_fingerprint(&req.username))
+            format!(
+                "user:unknown-{}",
+                self.identity_state().name_fingerprint(&req.username)
+            )
         };
         if let Err(e) = check_password_length(&req.password) {
             entry.detail = Some("password.too_long".into());
