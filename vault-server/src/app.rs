@@ -199,6 +199,13 @@ pub async fn run(opts: Options) -> Result<(), String> {
             request_timeout: Duration::from_secs(cfg.limits.request_timeout_secs),
             hsts,
             trusted_proxies: Arc::new(cfg.server.trusted_proxies.clone()),
+            // Validated at load; an invalid one never gets here.
+            public_origin: cfg
+                .server
+                .public_url
+                .as_deref()
+                .and_then(|u| crate::config::public_origin(u).ok())
+                .map(Arc::from),
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -90,6 +90,11 @@ pub struct ServerConfig {
     /// the client address (audit source, throttles, token networks); exempt
     /// from the per-source connection cap. Empty: believe no one.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The origin browsers use to reach the server (`https://vault.example.com`,
+    /// scheme, host and port only), when it differs from what requests carry
+    /// as their host (a proxy that rewrites `Host`). The pages' same-origin
+    /// checks accept it besides the request's own authority.
+    pub public_url: Option<String>,
     /// Dev mode (plain HTTP on loopback, self-initializing). Set by `--dev`.
     #[serde(skip)]
     pub dev: bool,
@@ -105,6 +110,7 @@ impl Default for ServerConfig {
             hsts_max_age_secs: 31_536_000,
             danger_plain_http_loopback: false,
             trusted_proxies: Vec::new(),
+            public_url: None,
             dev: false,
         }
     }
@@ -368,6 +374,11 @@ impl Config {
     /// Checks consistency; called by `load` and again after dev-mode changes.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if let Some(u) = &self.server.public_url
+            && let Err(why) = public_origin(u)
+        {
+            return Err(ConfigError::Invalid(format!("server.public_url: {why}")));
+        }
         if self.limits.max_body_bytes < 1024 {
             return bad("limits.max_body_bytes must be at least 1024");
         }
@@ -479,6 +490,38 @@ fn inside(path: &std::path::Path, dir: &std::path::Path) -> bool {
     p.starts_with(abs(dir))
 }
 
+/// The origin in `server.public_url`: `scheme://host[:port]`, lowercase,
+/// without a trailing slash. `https`, or `http` on a loopback host only
+/// (RFC 6454 origins; a path, query or user part is refused).
+pub fn public_origin(url: &str) -> Result<String, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or("give scheme, host and port, e.g. https://vault.example.com")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty()
+        || authority.contains(['/', '?', '#', '@', ' '])
+        || authority.chars().any(char::is_control)
+    {
+        return Err("only scheme, host and port: no path, query or user".into());
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match scheme.as_str() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err("plain http is allowed only on a loopback host".into()),
+        _ => return Err("the scheme must be https".into()),
+    }
+    Ok(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
 fn apply_env(table: &mut toml::Table, key: &str, value: &str) -> Result<(), ConfigError> {
     let Some(rest) = key.strip_prefix("VAULT_") else {
         return Ok(());
@@ -542,6 +585,7 @@ pub fn known_keys() -> Vec<String> {
             "hsts_max_age_secs",
             "danger_plain_http_loopback",
             "trusted_proxies",
+            "public_url",
         ],
     );
     add(
@@ -621,6 +665,28 @@ mod tests {
         assert!(e.to_string().contains("typo"), "{e}");
         let e = Config::from_toml_and_env(&format!("{TLS}[nope]\nx=1\n"), []).unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn public_url_is_an_origin() {
+        assert_eq!(
+            public_origin("https://Vault.Example.com/").unwrap(),
+            "https://vault.example.com"
+        );
+        assert_eq!(
+            public_origin("http://localhost:8200").unwrap(),
+            "http://localhost:8200"
+        );
+        for bad in [
+            "vault.example.com",
+            "http://vault.example.com",
+            "https://vault.example.com/ui",
+            "https://u@vault.example.com",
+            "ftp://x",
+            "https://",
+        ] {
+            assert!(public_origin(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

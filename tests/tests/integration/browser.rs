@@ -493,3 +493,44 @@ fn a_new_session_at_every_sign_in_and_revoking_from_the_page() {
         204
     );
 }
+
+/// Behind a proxy that rewrites `Host`, `server.public_url` names the
+/// origin browsers use; forms from it are accepted, from elsewhere not. An
+/// invalid one stops the server at start.
+#[test]
+fn public_url_is_the_origin_behind_a_proxy() {
+    let s = vault_tests::Server::dev_with(vault_tests::Options {
+        env: vec![
+            (
+                "VAULT_IDENTITY_DANGER_WEAK_PASSWORD_HASHING".into(),
+                "true".into(),
+            ),
+            ("VAULT_SERVER_PUBLIC_URL".into(), "http://localhost:9999".into()),
+        ],
+    });
+    user(&s.client(), "alice");
+    let post = |origin: &str| {
+        send(
+            "POST",
+            &format!("{}/ui/login", s.addr),
+            &[("origin", origin)],
+            Some(&[("username", "alice"), ("password", PW)]),
+            None,
+        )
+    };
+    assert_eq!(post("http://localhost:9999").status, 303);
+    assert_eq!(post("http://localhost:9998").status, 403);
+    assert_eq!(post(&s.addr).status, 303);
+
+    let out = std::process::Command::new(vault_tests::server_bin())
+        .args(["check-config"])
+        .env("VAULT_SERVER_PUBLIC_URL", "http://vault.example.com")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("server.public_url"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -102,8 +102,13 @@ pub fn csrf_matches(session: &SecretText, presented: &str) -> bool {
 /// this server. Without `Sec-Fetch-Site` (older browsers), a named
 /// `Origin` must be sent and be this server: a request with neither is
 /// refused. This server is the request's authority (`Host`, or HTTP/2's
-/// `:authority`, which arrives in the URI).
-pub fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
+/// `:authority`, which arrives in the URI), or `server.public_url`
+/// (`public_origin`) behind a proxy that rewrites `Host`.
+pub fn same_origin(
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    public_origin: Option<&str>,
+) -> bool {
     let authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
         headers
             .get(header::HOST)
@@ -115,7 +120,8 @@ pub fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
         .map(|o| o.to_str().unwrap_or("?"));
     let origin_is_us = |o: &str| {
         let named = o.split_once("://").map(|(_, rest)| rest);
-        matches!((named, authority.as_deref()), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+        let is_authority = matches!((named, authority.as_deref()), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
+        is_authority || public_origin.is_some_and(|p| p.eq_ignore_ascii_case(o))
     };
     match headers.get("sec-fetch-site") {
         Some(site) => {
@@ -155,7 +161,11 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| csrf_matches(&session, t));
-    if same_origin(headers, req.uri()) && token_ok {
+    let public = req
+        .extensions()
+        .get::<RequestMeta>()
+        .and_then(|m| m.public_origin.clone());
+    if same_origin(headers, req.uri(), public.as_deref()) && token_ok {
         return next.run(req).await;
     }
     let m = req
@@ -199,7 +209,7 @@ mod tests {
     }
 
     fn same(h: &HeaderMap) -> bool {
-        same_origin(h, &axum::http::Uri::from_static("/ui/login"))
+        same_origin(h, &axum::http::Uri::from_static("/ui/login"), None)
     }
 
     #[test]
@@ -224,11 +234,31 @@ mod tests {
         ]);
         assert!(same_origin(
             &h2,
-            &axum::http::Uri::from_static("https://vault.example:8200/ui/login")
+            &axum::http::Uri::from_static("https://vault.example:8200/ui/login"),
+            None
         ));
         assert!(!same_origin(
             &h2,
-            &axum::http::Uri::from_static("https://other.example/ui/login")
+            &axum::http::Uri::from_static("https://other.example/ui/login"),
+            None
+        ));
+        // Behind a proxy that rewrites Host: server.public_url is us too.
+        let proxied = headers(&[
+            ("host", "10.0.0.5:8200"),
+            ("origin", "https://vault.example.com"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        let uri = axum::http::Uri::from_static("/ui/login");
+        assert!(!same_origin(&proxied, &uri, None));
+        assert!(same_origin(
+            &proxied,
+            &uri,
+            Some("https://vault.example.com")
+        ));
+        assert!(!same_origin(
+            &proxied,
+            &uri,
+            Some("https://other.example.com")
         ));
         let other_port = headers(&[
             ("host", "localhost:8200"),

@@ -39,6 +39,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// `server.public_url`'s origin, if set (never fails).
+pub struct PublicOrigin(pub Option<std::sync::Arc<str>>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PublicOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(PublicOrigin(meta(parts).public_origin))
+    }
+}
+
 /// An unknown or missing field named in serde's message, said without
 /// anything else of it (serde can quote a value; a field *name* that looks
 /// like a plain identifier is safe to repeat, anything else is not).

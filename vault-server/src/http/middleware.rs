@@ -31,6 +31,8 @@ pub struct RequestMeta {
     pub source: String,
     /// Set once the request has an audit record.
     pub audited: Arc<AtomicBool>,
+    /// `server.public_url`'s origin, if set (see [`super::browser`]).
+    pub public_origin: Option<Arc<str>>,
 }
 
 impl RequestMeta {
@@ -40,6 +42,7 @@ impl RequestMeta {
             request_id: "unknown".into(),
             source: "unknown".into(),
             audited: Arc::default(),
+            public_origin: None,
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct FrameConfig {
     pub hsts: Option<HeaderValue>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// `server.public_url`'s origin.
+    pub public_origin: Option<Arc<str>>,
 }
 
 /// The client's address: the peer, unless the peer is a trusted proxy; then
@@ -185,6 +190,7 @@ pub async fn frame(State(f): State<Frame>, mut req: Request, next: Next) -> Resp
         request_id: rid.clone(),
         source: source.clone(),
         audited: audited.clone(),
+        public_origin: f.config.public_origin.clone(),
     };
     req.extensions_mut().insert(meta);
     let path = req.uri().path().to_owned();

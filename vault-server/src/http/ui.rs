@@ -27,7 +27,7 @@ use super::browser::{
     set_session_cookie,
 };
 use super::error::status;
-use super::extract::Caller;
+use super::extract::{Caller, PublicOrigin};
 use crate::service::{Ctx, Error, Kind, Vault};
 
 /// The `/ui/` routes.
@@ -181,9 +181,10 @@ pub async fn login(
     Caller(ctx): Caller,
     headers: HeaderMap,
     uri: Uri,
+    public: PublicOrigin,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    if !same_origin(&headers, &uri) {
+    if !same_origin(&headers, &uri, public.0.as_deref()) {
         return page(
             StatusCode::FORBIDDEN,
             login_form(Some("This form must be sent from this site."), ""),
@@ -334,10 +335,19 @@ pub struct CsrfForm {
 
 /// The CSRF checks of a state-changing form: the answer that refuses it,
 /// or `None` when it passes.
-fn refuse_form(headers: &HeaderMap, uri: &Uri, form: Option<&CsrfForm>) -> Option<Response> {
+fn refuse_form(
+    headers: &HeaderMap,
+    uri: &Uri,
+    public: &PublicOrigin,
+    form: Option<&CsrfForm>,
+) -> Option<Response> {
     let session = session_from_cookie(headers);
     match (session, form) {
-        (Some(s), Some(f)) if same_origin(headers, uri) && csrf_matches(&s, &f.csrf) => None,
+        (Some(s), Some(f))
+            if same_origin(headers, uri, public.0.as_deref()) && csrf_matches(&s, &f.csrf) =>
+        {
+            None
+        }
         (None, _) => Some(Redirect::to("/ui/login").into_response()),
         _ => Some(error_page(&Error::new(
             Kind::Forbidden,
@@ -353,9 +363,10 @@ pub async fn logout(
     Caller(ctx): Caller,
     headers: HeaderMap,
     uri: Uri,
+    public: PublicOrigin,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Some(r) = refuse_form(&headers, &uri, form.as_ref().ok().map(|f| &f.0)) {
+    if let Some(r) = refuse_form(&headers, &uri, &public, form.as_ref().ok().map(|f| &f.0)) {
         return r;
     }
     let ctx = as_browser(ctx, &headers);
@@ -373,10 +384,11 @@ pub async fn revoke_session(
     Caller(ctx): Caller,
     headers: HeaderMap,
     uri: Uri,
+    public: PublicOrigin,
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Some(r) = refuse_form(&headers, &uri, form.as_ref().ok().map(|f| &f.0)) {
+    if let Some(r) = refuse_form(&headers, &uri, &public, form.as_ref().ok().map(|f| &f.0)) {
         return r;
     }
     let ctx = as_browser(ctx, &headers);
