@@ -505,7 +505,10 @@ fn public_url_is_the_origin_behind_a_proxy() {
                 "VAULT_IDENTITY_DANGER_WEAK_PASSWORD_HASHING".into(),
                 "true".into(),
             ),
-            ("VAULT_SERVER_PUBLIC_URL".into(), "http://localhost:9999".into()),
+            (
+                "VAULT_SERVER_PUBLIC_URL".into(),
+                "http://localhost:9999".into(),
+            ),
         ],
     });
     user(&s.client(), "alice");
@@ -533,4 +536,93 @@ fn public_url_is_the_origin_behind_a_proxy() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The canary sweep over the browser paths: a password signed in through
+/// the form (and pasted into the username field), the session cookie's
+/// token and the CSRF token never reach the log, the database files or
+/// the audit export.
+#[test]
+fn browser_secrets_never_leak() {
+    let pw = format!("CANARY-{}-pw", vault_tests::random_hex(16));
+    let mut s = server();
+    let root = s.client();
+    let r = root.post("/v1/users", json!({ "username": "carl", "password": pw }));
+    assert_eq!(r.status, 201, "{r:?}");
+    let so = same_origin(&s);
+    let login = |name: &str, password: &str| {
+        send(
+            "POST",
+            &format!("{}/ui/login", s.addr),
+            &with(&so, &[]),
+            Some(&[("username", name), ("password", password)]),
+            None,
+        )
+    };
+    // The password pasted as the username, then a real sign-in.
+    assert_eq!(login(&pw, "x").status, 401);
+    let p = login("carl", &pw);
+    assert_eq!(p.status, 303);
+    let cookie = p.set_cookie[0].split(';').next().unwrap().to_owned();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let secret = token.split('.').nth(1).unwrap().to_owned();
+    let csrf = csrf_of(&s, &cookie);
+    // A refused cookie request, a page with an error, sign-out.
+    let r = send(
+        "POST",
+        &format!("{}/v1/projects", s.addr),
+        &with(&so, &[("cookie", &cookie)]),
+        None,
+        Some(json!({ "name": "x" })),
+    );
+    assert_eq!(r.status, 403);
+    assert!(!r.body.contains(&secret) && !r.body.contains(&csrf));
+    let r = send(
+        "POST",
+        &format!("{}/ui/logout", s.addr),
+        &with(&so, &[("cookie", &cookie)]),
+        Some(&[("csrf", &csrf)]),
+        None,
+    );
+    assert_eq!(r.status, 303);
+
+    let export = root.get("/v1/audit/export?format=jsonl").text;
+    for (what, needle) in [
+        ("password", &pw),
+        ("session secret", &secret),
+        ("CSRF token", &csrf),
+    ] {
+        assert!(
+            !export.contains(needle.as_str()),
+            "{what} in the audit export"
+        );
+    }
+    let (dir, log) = (s.data_dir.clone(), s.log_path.clone());
+    assert!(s.stop());
+    let mut files = vec![log];
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for (what, needle) in [
+            ("password", &pw),
+            ("session secret", &secret),
+            ("CSRF token", &csrf),
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{what} found in {}",
+                f.display()
+            );
+        }
+    }
+    assert!(files.len() >= 2);
 }
