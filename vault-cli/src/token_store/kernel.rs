@@ -36,7 +36,7 @@ impl KernelKeyringStore {
             .ok()
             .map(|ring| Self {
                 ring,
-                what: "the kernel keyring (persistent, per user; until reboot)",
+                what: "the kernel keyring (per user, never on disk; dropped at reboot or after a few days unused)",
             })
     }
 
