@@ -1,8 +1,11 @@
 //! The declared access rule of every route: the service [`Action`] it is
 //! decided by, or `open` (no credential: health, init, unseal, login, ...).
-//! The OpenAPI document publishes it as `x-vault-action`; a unit test here
-//! fails when a route has no declaration, and the integration test
-//! `identity_routes` fails when a route lacks an allow case and a deny case.
+//! Each handler declares it in its `#[utoipa::path]` as `x-vault-action`;
+//! this module reads the declarations back from the generated document. A
+//! unit test here fails when a route has no declaration or an unknown one;
+//! the integration test `identity_routes` fails when a route lacks an allow
+//! and a deny case, or when the permission the document names
+//! (`x-vault-permission`) is not the one the server enforces.
 //!
 //! [`Action`]: crate::service::Action
 
