@@ -152,30 +152,31 @@ fn a_login_storm_does_not_starve_other_requests() {
 
 #[test]
 fn parallel_guesses_are_reserved_before_hashing() {
-    // 60 logins at once, one with the right password: the attempt is
-    // reserved before the hash, so only the free budget is ever checked;
-    // the rest are refused unhashed with 429 and Retry-After.
+    // 60 wrong guesses at once: each is reserved before the hash, so only
+    // the free budget is ever checked; the rest are refused unhashed with
+    // 429 and Retry-After. (All wrong: a right password among them would
+    // reset the counter when it wins, and the bound would depend on when
+    // it ran. That the right password waits too is shown above, in
+    // `throttling_grows_and_is_audited`.)
     let s = server();
     user(&s.client(), "alice");
     let results: Vec<Resp> = std::thread::scope(|scope| {
         let all: Vec<_> = (0..60)
-            .map(|i| {
+            .map(|_| {
                 let s = &s;
-                scope.spawn(move || {
-                    let pw = if i == 30 { PW } else { "wrong wrong wrong" };
-                    login_resp(s, "alice", pw)
-                })
+                scope.spawn(move || login_resp(s, "alice", "wrong wrong wrong"))
             })
             .collect();
         all.into_iter().map(|t| t.join().unwrap()).collect()
     });
-    let checked = results
-        .iter()
-        .filter(|r| r.status == 401 || r.status == 200)
-        .count();
+    let checked = results.iter().filter(|r| r.status == 401).count();
     let throttled: Vec<&Resp> = results.iter().filter(|r| r.status == 429).collect();
     assert!(checked <= 3, "only the free budget is hashed: {checked}");
-    assert_eq!(checked + throttled.len(), 60);
+    let other: Vec<&Resp> = results
+        .iter()
+        .filter(|r| r.status != 401 && r.status != 429)
+        .collect();
+    assert!(other.is_empty(), "{other:?}");
     for r in &throttled {
         assert_eq!(r.code(), "auth.throttled");
         let secs: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();

@@ -294,7 +294,7 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
             section.card {
                 h2 { "Sessions" }
                 table {
-                    thead { tr { th { "Session" } th { "From" } th { "Signed in" } th { "Ends if unused" } th {} } }
+                    thead { tr { th { "Session" } th { "From" } th { "Signed in" } th title="Idle or absolute limit, whichever comes first" { "Ends by" } th {} } }
                     tbody {
                         @for s in &sessions {
                             tr.current[s.current] {
