@@ -480,47 +480,28 @@ pub fn random_hex(bytes: usize) -> String {
 /// Panics (failing the test) if openssl is missing: `scripts/test`
 /// installs it, and a TLS test that silently skipped would prove nothing.
 pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl is needed for the TLS tests (scripts/test installs it)");
-    assert!(
-        out.status.success(),
-        "openssl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
+    openssl_cert(dir.join("cert.pem"), dir.join("key.pem"), false)
 }
 
 /// A CA certificate (basicConstraints CA:TRUE, as a bare `openssl req
 /// -x509` makes) for `127.0.0.1`, written as `ca.pem` and `ca.key` into
 /// `dir`: what an operator mistakenly serves as the server's certificate.
 pub fn ca_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("ca.pem"), dir.join("ca.key"));
+    openssl_cert(dir.join("ca.pem"), dir.join("ca.key"), true)
+}
+
+fn openssl_cert(cert: PathBuf, key: PathBuf, ca: bool) -> (PathBuf, PathBuf) {
+    let constraints = format!(
+        "basicConstraints=critical,CA:{}",
+        if ca { "TRUE" } else { "FALSE" }
+    );
     let out = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
         .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .args(["-addext", "basicConstraints=critical,CA:TRUE", "-keyout"])
+        .args(["-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-addext"])
+        .arg(constraints)
+        .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)

@@ -170,8 +170,10 @@ pub struct AuditAs {
 /// JSON has one number type (RFC 8259 section 6), and JSON Schema counts
 /// `2.0` as an integer, so an integral number written with a fraction is
 /// read as that integer. The body passes through a `serde_json::Value` to
-/// do so; its strings *move* into the target type (`SecretText` takes the
-/// `String` it is given), so no extra copy of a secret is left behind.
+/// do so; the target is read from it by reference and then every string in
+/// it is wiped, whether reading succeeded or not, so a secret sent in a
+/// body that is refused (an unknown field, a wrong type) is not left in
+/// freed memory; `SecretText` wipes its own copy.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -220,7 +222,9 @@ pub fn from_json_object<T: DeserializeOwned>(mut value: serde_json::Value) -> Re
         ));
     }
     integral_numbers(&mut value);
-    serde_json::from_value(value).map_err(|e| {
+    let read = T::deserialize(&value);
+    wipe_strings(&mut value);
+    read.map_err(|e| {
         Error::bad(
             "request.invalid_json",
             field_problem(&e.to_string()).unwrap_or_else(|| {
@@ -228,6 +232,23 @@ pub fn from_json_object<T: DeserializeOwned>(mut value: serde_json::Value) -> Re
             }),
         )
     })
+}
+
+/// Zeroes every string (keys too) of a parsed body.
+fn wipe_strings(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    use zeroize::Zeroize;
+    match v {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_strings),
+        Value::Object(map) => {
+            for (mut k, mut item) in std::mem::take(map) {
+                wipe_strings(&mut item);
+                k.zeroize();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Rewrites every float with no fractional part (and in range) as the
@@ -333,6 +354,15 @@ mod tests {
                 .to_string()
                 .contains("`CAS`")
         );
+    }
+
+    #[test]
+    fn parsed_bodies_are_wiped() {
+        // `String::zeroize` zeroes the bytes, then clears: what is left is
+        // empty. Objects are emptied, their keys and strings zeroed first.
+        let mut v = serde_json::json!(["s3cret", ["x"], { "k": "v" }]);
+        super::wipe_strings(&mut v);
+        assert_eq!(v, serde_json::json!(["", [""], {}]));
     }
 
     #[test]
