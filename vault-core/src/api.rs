@@ -53,7 +53,9 @@ use crate::clock::Timestamp;
 use crate::secret::SecretText;
 
 pub mod identity;
+pub mod sso;
 pub use identity::*;
+pub use sso::*;
 
 /// The one error shape: `{"error":{"code","message","request_id"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -65,6 +65,11 @@ impl Username {
         }
     }
 
+    /// `user`: the name given when nothing better can be derived.
+    pub(crate) fn fallback() -> Self {
+        Self("user".to_owned())
+    }
+
     /// The normalized name.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -17,6 +17,8 @@
 //! - [`access`]: permissions, roles, scope patterns and the access decision.
 //! - [`identity`]: normalized usernames and the password policy.
 //! - [`session`]: session lifetimes and login throttling.
+//! - [`sso`]: single sign-on rules: safe `return_to`, outbound address
+//!   checks, PKCE S256, new-user names, group-to-role bindings, refusal codes.
 //! - [`api`]: the JSON wire types of the HTTP API, so server and CLI agree by
 //!   construction.
 
@@ -30,3 +32,4 @@ pub mod names;
 pub mod quota;
 pub mod secret;
 pub mod session;
+pub mod sso;

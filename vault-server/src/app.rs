@@ -137,6 +137,8 @@ pub async fn run(opts: Options) -> Result<(), String> {
     let mut settings = Settings::from_config(&cfg);
     settings.identity =
         crate::service::identity::IdentitySettings::from_config(&cfg.identity, test_clock);
+    settings.sso =
+        crate::service::sso::SsoSettings::from_config(&cfg.oidc, &|k| std::env::var(k).ok())?;
     let vault = Vault::open(store, clock, settings, metrics.clone())
         .await
         .map_err(|e| e.to_string())?;
@@ -199,13 +201,15 @@ pub async fn run(opts: Options) -> Result<(), String> {
             request_timeout: Duration::from_secs(cfg.limits.request_timeout_secs),
             hsts,
             trusted_proxies: Arc::new(cfg.server.trusted_proxies.clone()),
-            // Validated at load; an invalid one never gets here.
-            public_origin: cfg
-                .server
-                .public_url
-                .as_deref()
-                .and_then(|u| crate::config::public_origin(u).ok())
-                .map(Arc::from),
+            // Validated at load; an invalid one never gets here. Without
+            // one (dev mode), the origin is the address actually bound.
+            public_origin: Some(Arc::from(
+                cfg.server
+                    .public_url
+                    .as_deref()
+                    .and_then(|u| crate::config::public_origin(u).ok())
+                    .unwrap_or_else(|| format!("{scheme}://{addr}")),
+            )),
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

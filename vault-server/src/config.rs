@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub mod identity;
+pub mod oidc;
 pub use identity::IdentityConfig;
+pub use oidc::OidcConfig;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Users, sessions, throttling, emergency access.
     pub identity: IdentityConfig,
+    /// `[[oidc.providers]]`: single sign-on.
+    pub oidc: OidcConfig,
     /// Metrics.
     pub telemetry: TelemetryConfig,
 }
@@ -455,6 +459,13 @@ impl Config {
         self.identity
             .validate(self.server.dev)
             .map_err(ConfigError::Invalid)?;
+        self.oidc.validate().map_err(ConfigError::Invalid)?;
+        if !self.oidc.providers.is_empty() && self.server.public_url.is_none() && !self.server.dev {
+            return bad(
+                "[[oidc.providers]] needs server.public_url: the IdP sends browsers back to \
+                 <public_url>/v1/auth/oidc/<name>/callback, which must be the address people use",
+            );
+        }
         Ok(())
     }
 }
@@ -574,6 +585,12 @@ pub fn known_keys() -> Vec<String> {
         keys.extend(names.iter().map(|n| format!("{s}.{n}")));
     };
     add(&mut keys, "identity", IdentityConfig::KEYS);
+    add(&mut keys, "oidc.providers", OidcConfig::PROVIDER_KEYS);
+    add(
+        &mut keys,
+        "oidc.providers.group_roles",
+        &["group", "role", "scope"],
+    );
     add(
         &mut keys,
         "server",

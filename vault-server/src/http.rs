@@ -16,6 +16,7 @@ pub mod params;
 pub mod route_access;
 pub mod secrets;
 pub mod serve;
+pub mod sso;
 pub mod sys;
 pub mod ui;
 
@@ -55,7 +56,8 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .routes(routes!(sys::generate_root))
         .routes(routes!(sys::metrics))
         .routes(routes!(openapi::serve))
-        .merge(identity::open_routes());
+        .merge(identity::open_routes())
+        .merge(sso::open_routes());
     let with_credential = OpenApiRouter::new()
         .routes(routes!(sys::seal))
         .routes(routes!(sys::rotate_root))
@@ -85,6 +87,7 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .routes(routes!(audit::head))
         .routes(routes!(audit::public_key))
         .merge(identity::routes())
+        .merge(sso::routes())
         .route_layer(axum::middleware::from_fn(extract::require_credential));
     without_credential.merge(with_credential)
 }

@@ -8,6 +8,7 @@
 //! - [`rewrap`]: the persisted, resumable rewrap job.
 //! - [`audit`]: listing, export, verification, checkpoints, retention.
 //! - [`cache`]: credential and version caches, invalidated by any change.
+//! - [`sso`]: single sign-on with OpenID Connect.
 //! - [`tasks`]: periodic background work.
 
 pub mod access;
@@ -20,6 +21,7 @@ pub mod lifecycle;
 pub mod rewrap;
 pub mod root;
 pub mod secrets;
+pub mod sso;
 pub mod tasks;
 #[cfg(test)]
 mod tests;
@@ -95,6 +97,8 @@ pub struct Settings {
     pub read_cache_bytes: usize,
     /// Sessions, throttling, password hashing, emergency access.
     pub identity: identity::IdentitySettings,
+    /// Single sign-on providers (with their client secrets).
+    pub sso: sso::SsoSettings,
 }
 
 impl Settings {
@@ -121,6 +125,8 @@ impl Settings {
             rewrap_batch: c.keys.rewrap_batch,
             read_cache_bytes: c.storage.read_cache_mib.saturating_mul(1 << 20),
             identity: identity::IdentitySettings::from_config(&c.identity, None),
+            // Secrets are read at start (app.rs), not here.
+            sso: sso::SsoSettings::default(),
         }
     }
 }
@@ -151,6 +157,8 @@ struct Inner {
     identity_settings: Arc<identity::IdentitySettings>,
     /// Read caches, shared with the reader threads.
     cache: Arc<cache::ReadCache>,
+    /// Single sign-on providers.
+    sso: sso::SsoState,
 }
 
 impl Vault {
@@ -172,6 +180,7 @@ impl Vault {
         };
         metrics.set_sealed(true);
         let identity = identity::IdentityState::new(&settings.identity);
+        let sso = sso::SsoState::new(&settings.sso).map_err(Error::internal)?;
         let identity_settings = Arc::new(settings.identity.clone());
         let cache = Arc::new(cache::ReadCache::new(
             store.0.changes(),
@@ -192,6 +201,7 @@ impl Vault {
                 identity,
                 identity_settings,
                 cache,
+                sso,
             }),
         })
     }
@@ -347,6 +357,11 @@ impl Vault {
             settings: self.inner.identity_settings.clone(),
             cache: self.inner.cache.clone(),
         }
+    }
+
+    /// Single sign-on providers.
+    pub(crate) fn sso_state(&self) -> &sso::SsoState {
+        &self.inner.sso
     }
 
     /// Identity runtime state (hash limiter, dummy hash).

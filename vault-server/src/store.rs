@@ -12,6 +12,7 @@
 
 pub mod identity;
 pub mod sqlite;
+pub mod sso;
 
 use std::sync::Arc;
 
@@ -419,7 +420,7 @@ pub struct ArchiveRow {
 }
 
 /// Queries.
-pub trait Reader: identity::IdentityReader {
+pub trait Reader: identity::IdentityReader + sso::SsoReader {
     /// The seal configuration, once initialized.
     fn seal_config(&self) -> Result<Option<SealConfigRow>, StoreError>;
     /// A wrapped system secret.
@@ -497,7 +498,7 @@ pub trait Reader: identity::IdentityReader {
 }
 
 /// Changes (inside the writer's transaction).
-pub trait Writer: Reader + identity::IdentityWriter {
+pub trait Writer: Reader + identity::IdentityWriter + sso::SsoWriter {
     /// Stores the seal configuration (replaces it on root rotation).
     fn put_seal_config(&mut self, row: &SealConfigRow) -> Result<(), StoreError>;
     /// Stores a wrapped system secret.

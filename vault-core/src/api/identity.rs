@@ -221,6 +221,15 @@ pub struct Binding {
     pub scope: String,
     /// Creation time.
     pub created_at: Timestamp,
+    /// Where it comes from: `manual` (an administrator), or `sso:<provider>`
+    /// (the user's groups at that IdP, recomputed at every SSO login; not
+    /// editable by hand).
+    #[serde(default = "manual")]
+    pub source: String,
+}
+
+fn manual() -> String {
+    "manual".into()
 }
 
 /// `GET /v1/bindings`.

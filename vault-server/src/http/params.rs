@@ -108,6 +108,27 @@ pub struct RolePath {
     pub name: String,
 }
 
+/// `{provider}` of single sign-on.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProviderPath {
+    /// A configured provider's name (`[[oidc.providers]] name`).
+    #[param(pattern = "^[a-z0-9][a-z0-9-]*$", min_length = 1, max_length = 32)]
+    pub provider: String,
+}
+
+/// `{name}/identities/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserIdentityPath {
+    /// User name.
+    #[param(pattern = "^[a-z0-9][a-z0-9._-]*$", min_length = 1, max_length = 64)]
+    pub name: String,
+    /// The identity's id, as listed.
+    #[param(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
+    pub id: String,
+}
+
 /// `{id}` of a session, token, binding, emergency grant or rewrap job.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -68,7 +68,7 @@ pub fn page_headers(h: &mut HeaderMap) {
 }
 
 /// A page answer.
-fn page(status: StatusCode, body: Markup) -> Response {
+pub(super) fn page(status: StatusCode, body: Markup) -> Response {
     let mut r = (status, body).into_response();
     page_headers(r.headers_mut());
     r
@@ -83,7 +83,8 @@ fn as_browser(ctx: Ctx, headers: &HeaderMap) -> Ctx {
     }
 }
 
-fn layout(title: &str, content: Markup) -> Markup {
+/// A page: header, then `content`.
+pub(super) fn layout(title: &str, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -120,11 +121,12 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
-fn login_form(error: Option<&str>, username: &str) -> Markup {
-    login_form_with(error, None, username)
+fn login_form(v: &Vault, error: Option<&str>, username: &str) -> Markup {
+    login_form_with(v, error, None, username)
 }
 
-fn login_form_with(error: Option<&str>, notice: Option<&str>, username: &str) -> Markup {
+fn login_form_with(v: &Vault, error: Option<&str>, notice: Option<&str>, username: &str) -> Markup {
+    let providers = v.sso_providers();
     layout(
         "Sign in",
         html! {
@@ -144,6 +146,16 @@ fn login_form_with(error: Option<&str>, notice: Option<&str>, username: &str) ->
                     input #password name="password" type="password"
                         autocomplete="current-password" required;
                     button type="submit" { "Sign in" }
+                }
+                @if !providers.is_empty() {
+                    div.sso {
+                        p.divider { span { "or" } }
+                        @for p in &providers {
+                            a.button.secondary href={ (p.start_url) "?return_to=/ui/" } {
+                                "Sign in with " (p.display_name)
+                            }
+                        }
+                    }
                 }
             }
         },
@@ -165,7 +177,7 @@ pub async fn login_page(
         .ok()
         .and_then(|q| q.0.notice)
         .and_then(|c| notice_text(&c));
-    page(StatusCode::OK, login_form_with(None, notice, ""))
+    page(StatusCode::OK, login_form_with(&v, None, notice, ""))
 }
 
 /// The sign-in form.
@@ -187,13 +199,13 @@ pub async fn login(
     if !same_origin(&headers, &uri, public.0.as_deref()) {
         return page(
             StatusCode::FORBIDDEN,
-            login_form(Some("This form must be sent from this site."), ""),
+            login_form(&v, Some("This form must be sent from this site."), ""),
         );
     }
     let Ok(Form(form)) = form else {
         return page(
             StatusCode::BAD_REQUEST,
-            login_form(Some("Give a username and a password."), ""),
+            login_form(&v, Some("Give a username and a password."), ""),
         );
     };
     let username = form.username.clone();
@@ -233,7 +245,7 @@ pub async fn login(
         Err(e) => {
             let mut r = page(
                 status(e.kind),
-                login_form(Some(shown_message(&e)), &username),
+                login_form(&v, Some(shown_message(&e)), &username),
             );
             retry_after(&mut r, &e);
             r

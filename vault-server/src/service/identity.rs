@@ -133,7 +133,7 @@ fn password_error(e: &PasswordPolicyError) -> Error {
 /// A user name as the API takes it (login aside): valid and already in its
 /// normalized form (trimmed, NFKC, lowercase), so one user has one spelling
 /// on the wire and in the audit trail. The CLI normalizes what people type.
-fn username(s: &str) -> Result<Username> {
+pub(crate) fn username(s: &str) -> Result<Username> {
     let n = Username::parse(s).map_err(|e| Error::bad("user.invalid_name", e.to_string()))?;
     if n.as_str() != s {
         return Err(Error::bad(
@@ -144,7 +144,7 @@ fn username(s: &str) -> Result<Username> {
     Ok(n)
 }
 
-fn user_not_found(name: &str) -> Error {
+pub(crate) fn user_not_found(name: &str) -> Error {
     Error::not_found("user.not_found", format!("no user {name}"))
 }
 
@@ -279,12 +279,12 @@ fn scope(s: &str) -> Result<Scope> {
 }
 
 impl Vault {
-    fn identity(&self) -> &IdentitySettings {
+    pub(crate) fn identity(&self) -> &IdentitySettings {
         &self.settings().identity
     }
 
     /// Writes `f` with an audit record named `audit_action` for `p`.
-    async fn write_as<T, F>(
+    pub(crate) async fn write_as<T, F>(
         &self,
         ctx: &Ctx,
         p: Option<&Principal>,
@@ -427,6 +427,7 @@ mod tests {
             role: role.into(),
             scope: "*".into(),
             created_at: Timestamp::from_millis(0),
+            source: "manual".into(),
         };
         let custom = [RoleRow {
             name: "short".into(),

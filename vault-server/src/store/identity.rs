@@ -62,6 +62,8 @@ pub struct BindingRow {
     pub scope: String,
     /// Creation.
     pub created_at: Timestamp,
+    /// `manual`, or `sso:<provider>` (kept in step with the IdP's groups).
+    pub source: String,
 }
 
 /// A session (hash only).

@@ -4,6 +4,7 @@
 mod identity;
 mod migrate;
 mod queries;
+mod sso;
 pub mod writer;
 
 use std::path::Path;

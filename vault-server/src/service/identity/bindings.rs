@@ -30,6 +30,7 @@ impl Vault {
                         role: b.role,
                         scope: b.scope,
                         created_at: b.created_at,
+                        source: b.source,
                     })
                     .collect(),
             })
@@ -81,6 +82,7 @@ impl Vault {
             role: role.name.clone(),
             scope: sc.to_string(),
             created_at: self.clock().now(),
+            source: "manual".into(),
         };
         let now = row.created_at;
         let (sc_check, allow_future) = (sc.clone(), req.allow_future);
@@ -117,6 +119,7 @@ impl Vault {
                     role: row.role,
                     scope: row.scope,
                     created_at: row.created_at,
+                    source: row.source,
                 })
             },
         )
@@ -144,6 +147,19 @@ impl Vault {
                         Kind::Forbidden,
                         "access.admin_target",
                         "only an administrator may remove an administrator's binding",
+                    ));
+                }
+                // SSO keeps these in step with the IdP's groups: a hand edit
+                // would come back (or go) at the next login.
+                if let Some(b) = target.as_ref().filter(|b| b.source != "manual") {
+                    return Err(Error::conflict(
+                        "binding.managed_by_sso",
+                        format!(
+                            "this binding comes from {} (the user's groups at the identity \
+                             provider); change the group membership or the provider's \
+                             group_roles instead",
+                            b.source
+                        ),
                     ));
                 }
                 let u = w

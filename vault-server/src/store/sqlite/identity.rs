@@ -80,6 +80,7 @@ fn binding_row(r: &Row<'_>) -> rusqlite::Result<BindingRow> {
         role: r.get(3)?,
         scope: r.get(4)?,
         created_at: ts(r.get(5)?),
+        source: r.get(6)?,
     })
 }
 
@@ -150,7 +151,7 @@ impl IdentityReader for Sql<'_> {
 
     fn bindings(&self, user_id: Option<&str>) -> Result<Vec<BindingRow>, StoreError> {
         let mut st = self.0.prepare_cached(
-            "SELECT b.id, b.user_id, u.username, b.role, b.scope, b.created_at
+            "SELECT b.id, b.user_id, u.username, b.role, b.scope, b.created_at, b.source
              FROM bindings b JOIN users u ON u.id = b.user_id
              WHERE ?1 IS NULL OR b.user_id = ?1 ORDER BY u.username, b.role, b.scope",
         )?;
@@ -314,8 +315,16 @@ impl IdentityWriter for Sql<'_> {
 
     fn insert_binding(&mut self, b: &BindingRow) -> Result<(), StoreError> {
         self.0.execute(
-            "INSERT INTO bindings (id, user_id, role, scope, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![b.id, b.user_id, b.role, b.scope, b.created_at.as_millis()],
+            "INSERT INTO bindings (id, user_id, role, scope, created_at, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                b.id,
+                b.user_id,
+                b.role,
+                b.scope,
+                b.created_at.as_millis(),
+                b.source
+            ],
         )?;
         Ok(())
     }

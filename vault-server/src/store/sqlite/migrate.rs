@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "secret_heads",
         include_str!("../../../../migrations/sqlite/0004_secret_heads.sql"),
     ),
+    (
+        5,
+        "oidc",
+        include_str!("../../../../migrations/sqlite/0005_oidc.sql"),
+    ),
 ];
 
 /// Applies missing migrations, each in its own transaction.

@@ -1,0 +1,415 @@
+//! The HTTP edge of single sign-on: the routes a browser follows (start,
+//! callback: redirects and HTML error pages), the CLI's code exchange, the
+//! provider list, and the administrators' identity links.
+//!
+//! The pre-login cookie `__Host-vault_sso` (`Secure; HttpOnly;
+//! SameSite=Lax; Path=/; Max-Age=600`) binds a flow to the browser that
+//! started it: `Lax` so that it comes back on the IdP's top-level redirect.
+//! The provider is read from the path as text (a name that is no configured
+//! provider gets the 404 page), so that every answer of the browser routes is
+//! a page.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vault_core::api::{
+    LinkIdentity, LoginResponse, SsoCodeExchange, SsoIdentity, SsoIdentityList, SsoProviderList,
+};
+use vault_core::sso::{Refusal, is_pkce_challenge, safe_return_to};
+
+use super::ApiResult;
+use super::browser::{session_from_cookie, set_session_cookie};
+use super::error::{ApiError, status};
+use super::extract::{ApiJson, ApiPath, Caller, PublicOrigin};
+use super::params::{ProviderPath, UserIdentityPath, UserPath};
+use super::ui;
+use crate::service::sso::{
+    CallbackParams, CliReturn, Finish, SsoFailure, is_browser_secret, new_browser_secret,
+};
+use crate::service::{Ctx, Vault};
+
+/// The pre-login cookie.
+pub const PRELOGIN_COOKIE: &str = "__Host-vault_sso";
+
+/// Routes open to anyone (the flow itself is the credential).
+pub fn open_routes() -> OpenApiRouter<Vault> {
+    OpenApiRouter::new()
+        .routes(routes!(providers))
+        .routes(routes!(start))
+        .routes(routes!(callback))
+        .routes(routes!(token))
+}
+
+/// Routes for administrators.
+pub fn routes() -> OpenApiRouter<Vault> {
+    OpenApiRouter::new()
+        .routes(routes!(list_identities, link_identity))
+        .routes(routes!(unlink_identity))
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn first(pairs: &[(String, String)], key: &str) -> Option<String> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+/// The page a refused sign-in shows: the reason code and what to do, both
+/// fixed texts (nothing from the request is echoed).
+fn refusal_page(code: StatusCode, r: Refusal) -> Response {
+    ui::page(
+        code,
+        ui::layout(
+            "Sign-in failed",
+            html! {
+                section.card {
+                    h1 { "Single sign-on failed" }
+                    p.error role="alert" { (r.explanation()) }
+                    p { "Reason code: " code { (r.code()) } }
+                    p { a href="/ui/login" { "Back to sign in" } }
+                }
+            },
+        ),
+    )
+}
+
+fn failure_page(f: SsoFailure) -> Response {
+    match f {
+        SsoFailure::Refused {
+            cli_redirect: Some(to),
+            ..
+        } => see_other(&to),
+        SsoFailure::Refused {
+            refusal: r @ Refusal::UnknownProvider,
+            ..
+        } => refusal_page(StatusCode::NOT_FOUND, r),
+        SsoFailure::Refused {
+            refusal: r @ Refusal::IdpUnreachable,
+            ..
+        } => refusal_page(StatusCode::BAD_GATEWAY, r),
+        SsoFailure::Refused { refusal, .. } => refusal_page(StatusCode::BAD_REQUEST, refusal),
+        SsoFailure::Error(e) => ui::page(
+            status(e.kind),
+            ui::layout(
+                "Sign-in failed",
+                html! {
+                    section.card {
+                        h1 { "Single sign-on failed" }
+                        p.error role="alert" { (e.message) }
+                        p { "Code: " code { (e.code) } }
+                        p { a href="/ui/login" { "Back to sign in" } }
+                    }
+                },
+            ),
+        ),
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `GET /v1/auth/oidc/providers`.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/oidc/providers",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The configured single sign-on providers", body = SsoProviderList)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
+pub async fn providers(State(v): State<Vault>) -> Json<SsoProviderList> {
+    Json(SsoProviderList {
+        providers: v.sso_providers(),
+    })
+}
+
+/// `?return_to=/ui/&cli_port=PORT&cli_challenge=S256` (documentation only:
+/// the handler reads the raw query so that any refusal is a page).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StartQuery {
+    /// Where to go after login: a path under `/ui/` (anything else: `/ui/`).
+    pub return_to: Option<String>,
+    /// `vault login --oidc`: the CLI's loopback port on 127.0.0.1.
+    #[param(minimum = 1024, maximum = 65535)]
+    pub cli_port: Option<u16>,
+    /// `vault login --oidc`: base64url(SHA-256(verifier)) of the CLI's PKCE
+    /// verifier (RFC 7636 S256).
+    #[param(pattern = "^[A-Za-z0-9_-]{43}$")]
+    pub cli_challenge: Option<String>,
+}
+
+/// `GET /v1/auth/oidc/{provider}/start`: to the IdP.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/oidc/{provider}/start",
+    tag = "auth",
+    params(ProviderPath, StartQuery),
+    responses(
+        (status = 303, description = "To the IdP's authorization endpoint (code flow, PKCE S256, state, nonce); sets the pre-login cookie"),
+        (status = 400, description = "A bad CLI port or challenge (an HTML page)", content_type = "text/html", body = String),
+        (status = 404, description = "No such provider (an HTML page)", content_type = "text/html", body = String),
+        (status = 502, description = "The IdP could not be reached (an HTML page)", content_type = "text/html", body = String),
+        (status = 503, description = "Sealed (an HTML page)", content_type = "text/html", body = String)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
+pub async fn start(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    Path(provider): Path<String>,
+    PublicOrigin(origin): PublicOrigin,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = query_pairs(raw.as_deref());
+    let return_to = safe_return_to(first(&q, "return_to").as_deref()).to_owned();
+    let cli = match (first(&q, "cli_port"), first(&q, "cli_challenge")) {
+        (None, None) => None,
+        (Some(port), Some(challenge)) => match port.parse::<u16>() {
+            Ok(port) if port >= 1024 && is_pkce_challenge(&challenge) => {
+                Some(CliReturn { port, challenge })
+            }
+            _ => return bad_cli_request(),
+        },
+        _ => return bad_cli_request(),
+    };
+    let browser = match cookie(&headers, PRELOGIN_COOKIE).filter(|c| is_browser_secret(c)) {
+        Some(c) => c,
+        None => match new_browser_secret() {
+            Ok(c) => c,
+            Err(e) => return failure_page(SsoFailure::Error(e)),
+        },
+    };
+    let origin = origin.unwrap_or_default();
+    match v
+        .sso_start(&ctx, &provider, &origin, &return_to, cli, &browser)
+        .await
+    {
+        Ok(url) => {
+            let mut r = see_other(&url);
+            if let Ok(c) = HeaderValue::from_str(&format!(
+                "{PRELOGIN_COOKIE}={browser}; Secure; HttpOnly; SameSite=Lax; Path=/; Max-Age=600"
+            )) {
+                r.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            r
+        }
+        Err(f) => failure_page(f),
+    }
+}
+
+fn bad_cli_request() -> Response {
+    ui::page(
+        StatusCode::BAD_REQUEST,
+        ui::layout(
+            "Sign-in failed",
+            html! {
+                section.card {
+                    h1 { "Single sign-on failed" }
+                    p.error role="alert" {
+                        "cli_port must be 1024-65535 and cli_challenge a 43-character S256 \
+                         challenge, both or neither. Run vault login --oidc again."
+                    }
+                }
+            },
+        ),
+    )
+}
+
+/// `?state=...&code=...` or `?state=...&error=...` from the IdP
+/// (documentation only; read raw).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    /// The `state` the flow was started with.
+    pub state: Option<String>,
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The IdP's error (RFC 6749 §4.1.2.1).
+    pub error: Option<String>,
+    /// The issuer (RFC 9207), when the IdP sends it.
+    pub iss: Option<String>,
+}
+
+/// `GET /v1/auth/oidc/{provider}/callback`: back from the IdP.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/oidc/{provider}/callback",
+    tag = "auth",
+    params(ProviderPath, CallbackQuery),
+    responses(
+        (status = 303, description = "Signed in: to `return_to` with the session cookie, or to the CLI's loopback listener with a one-time code"),
+        (status = 400, description = "Refused; the page names the reason code (docs/sso.md)", content_type = "text/html", body = String),
+        (status = 404, description = "No such provider (an HTML page)", content_type = "text/html", body = String),
+        (status = 502, description = "The IdP could not be reached (an HTML page)", content_type = "text/html", body = String),
+        (status = 503, description = "Sealed (an HTML page)", content_type = "text/html", body = String)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
+pub async fn callback(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    Path(provider): Path<String>,
+    PublicOrigin(origin): PublicOrigin,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = query_pairs(raw.as_deref());
+    let params = CallbackParams {
+        state: first(&q, "state"),
+        code: first(&q, "code"),
+        error: first(&q, "error"),
+        iss: first(&q, "iss"),
+    };
+    let browser = cookie(&headers, PRELOGIN_COOKIE);
+    // A login always makes a new session (no fixation); the one the old
+    // cookie named is ended once the new one exists.
+    let previous = session_from_cookie(&headers);
+    let ctx = Ctx {
+        credential: None,
+        ..ctx
+    };
+    let origin = origin.unwrap_or_default();
+    match v
+        .sso_callback(&ctx, &provider, &origin, params, browser.as_deref())
+        .await
+    {
+        Ok(Finish::Browser { session, return_to }) => {
+            if previous.is_some() {
+                let old = Ctx {
+                    credential: previous,
+                    ..ctx.clone()
+                };
+                // Already ended, or another user's: nothing to do.
+                let _ = v.logout(&old).await;
+            }
+            let mut r = see_other(&return_to);
+            if let Some(c) = set_session_cookie(&session.token) {
+                r.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            r
+        }
+        Ok(Finish::Cli { redirect }) => see_other(&redirect),
+        Err(f) => failure_page(f),
+    }
+}
+
+/// `POST /v1/auth/oidc/token`: the CLI's one-time code for a session.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/oidc/token",
+    tag = "auth",
+    request_body = SsoCodeExchange,
+    responses(
+        (status = 200, description = "A session", body = LoginResponse)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
+pub async fn token(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiJson(req): ApiJson<SsoCodeExchange>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    v.sso_redeem_cli(
+        &ctx,
+        req.code.expose_secret(),
+        req.code_verifier.expose_secret(),
+    )
+    .await
+    .map(Json)
+    .api(&ctx)
+}
+
+/// `GET /v1/users/{name}/identities`.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{name}/identities",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user's identities at IdPs", body = SsoIdentityList)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
+pub async fn list_identities(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiPath(UserPath { name }): ApiPath<UserPath>,
+) -> Result<Json<SsoIdentityList>, ApiError> {
+    v.identities(&ctx, &name).await.map(Json).api(&ctx)
+}
+
+/// `POST /v1/users/{name}/identities`.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/identities",
+    tag = "users",
+    params(UserPath),
+    request_body = LinkIdentity,
+    responses(
+        (status = 201, description = "Linked: that identity now signs in as this user", body = SsoIdentity)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
+pub async fn link_identity(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiPath(UserPath { name }): ApiPath<UserPath>,
+    ApiJson(req): ApiJson<LinkIdentity>,
+) -> Result<(StatusCode, Json<SsoIdentity>), ApiError> {
+    v.link_identity(&ctx, &name, req)
+        .await
+        .map(|i| (StatusCode::CREATED, Json(i)))
+        .api(&ctx)
+}
+
+/// `DELETE /v1/users/{name}/identities/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{name}/identities/{id}",
+    tag = "users",
+    params(UserIdentityPath),
+    responses(
+        (status = 204, description = "Unlinked; the user's bindings from that provider are removed")
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
+pub async fn unlink_identity(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiPath(UserIdentityPath { name, id }): ApiPath<UserIdentityPath>,
+) -> Result<StatusCode, ApiError> {
+    v.unlink_identity(&ctx, &name, &id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .api(&ctx)
+}

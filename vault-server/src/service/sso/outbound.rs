@@ -1,0 +1,181 @@
+//! The guarded HTTP client for calls the server makes to an identity
+//! provider (discovery, JWKS, token, userinfo), and later to workload
+//! issuers. Every call has a 10-second deadline and a 1 MiB answer cap,
+//! follows no redirect, and connects only to addresses
+//! [`vault_core::sso::outbound_allowed`] permits: never link-local or cloud
+//! metadata addresses, private ranges only when the issuer itself is on one
+//! (OWASP SSRF Prevention Cheat Sheet).
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use vault_core::sso::{is_private, outbound_allowed};
+
+/// Deadline of one outbound call, connection included.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest answer read, bytes.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Why an outbound call failed. Messages name the host and the cause, never
+/// a request body (which may hold a code or a client secret).
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    /// The address is not one the server may call.
+    #[error("refused to connect to {0}: link-local, metadata or private address")]
+    Refused(String),
+    /// No answer in time.
+    #[error("no answer within {}s", TIMEOUT.as_secs())]
+    Timeout,
+    /// The answer was larger than [`MAX_BODY_BYTES`].
+    #[error("answer larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    /// Connection or protocol failure.
+    #[error("{0}")]
+    Transport(String),
+}
+
+/// A client bound to one issuer: `issuer_private` records whether the
+/// issuer's own host is loopback or private (then the provider's other
+/// endpoints may be too).
+#[derive(Clone)]
+pub struct GuardedHttp {
+    client: reqwest::Client,
+    issuer_host: String,
+    issuer_private: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for GuardedHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardedHttp")
+            .field("issuer_host", &self.issuer_host)
+            .finish_non_exhaustive()
+    }
+}
+
+struct GuardedResolver {
+    issuer_host: String,
+    issuer_private: Arc<AtomicBool>,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        let is_issuer = host.eq_ignore_ascii_case(&self.issuer_host);
+        let flag = self.issuer_private.clone();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if is_issuer && !found.is_empty() && found.iter().all(|a| is_private(a.ip())) {
+                flag.store(true, Ordering::Relaxed);
+            }
+            let allow_private = is_issuer || flag.load(Ordering::Relaxed);
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| outbound_allowed(a.ip(), allow_private))
+                .collect();
+            if allowed.is_empty() {
+                return Err(Box::new(OutboundError::Refused(host)) as Box<_>);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+impl GuardedHttp {
+    /// A client for the provider whose issuer is `issuer`.
+    pub fn new(issuer: &url::Url) -> Result<Self, String> {
+        let issuer_host = issuer
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let literal_private = issuer_host.parse::<IpAddr>().is_ok_and(is_private)
+            || issuer_host.eq_ignore_ascii_case("localhost");
+        let issuer_private = Arc::new(AtomicBool::new(literal_private));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT)
+            .dns_resolver(Arc::new(GuardedResolver {
+                issuer_host: issuer_host.clone(),
+                issuer_private: issuer_private.clone(),
+            }))
+            .user_agent(concat!("vault-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            issuer_host,
+            issuer_private,
+        })
+    }
+
+    /// One request: address checks, deadline, size cap, no redirects.
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, OutboundError> {
+        let url = url::Url::parse(&request.uri().to_string())
+            .map_err(|e| OutboundError::Transport(format!("bad URL: {e}")))?;
+        let host = url.host_str().unwrap_or_default();
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        // The resolver is not asked about address literals: check them here.
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            let allow_private =
+                bare == self.issuer_host || self.issuer_private.load(Ordering::Relaxed);
+            if !outbound_allowed(ip, allow_private) {
+                return Err(OutboundError::Refused(bare.to_owned()));
+            }
+        }
+        let req = reqwest::Request::try_from(request)
+            .map_err(|e| OutboundError::Transport(format!("request: {e}")))?;
+        let work = async {
+            let mut resp = self.client.execute(req).await.map_err(classify)?;
+            let mut out = axum::http::Response::builder().status(resp.status());
+            if let Some(h) = out.headers_mut() {
+                *h = std::mem::take(resp.headers_mut());
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(OutboundError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            out.body(body)
+                .map_err(|e| OutboundError::Transport(format!("response: {e}")))
+        };
+        tokio::time::timeout(TIMEOUT, work)
+            .await
+            .map_err(|_| OutboundError::Timeout)?
+    }
+}
+
+fn classify(e: reqwest::Error) -> OutboundError {
+    if e.is_timeout() {
+        return OutboundError::Timeout;
+    }
+    // The resolver's refusal arrives wrapped; find it.
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = src {
+        if let Some(OutboundError::Refused(h)) = s.downcast_ref::<OutboundError>() {
+            return OutboundError::Refused(h.clone());
+        }
+        src = s.source();
+    }
+    // Without the URL: it is ours, and the message stays short.
+    OutboundError::Transport(e.without_url().to_string())
+}
+
+impl<'c> AsyncHttpClient<'c> for GuardedHttp {
+    type Error = OutboundError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, OutboundError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}
