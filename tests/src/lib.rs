@@ -23,6 +23,8 @@
 )]
 
 pub mod cli;
+pub mod idp;
+pub mod ua;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -85,6 +87,8 @@ pub struct Server {
 pub struct Options {
     /// `VAULT_*` environment overrides.
     pub env: Vec<(String, String)>,
+    /// A configuration file's text (`--config`), on top of dev mode.
+    pub config: Option<String>,
 }
 
 impl Server {
@@ -121,6 +125,11 @@ impl Server {
             .stderr(log);
         for (k, v) in &opts.env {
             cmd.env(k, v);
+        }
+        if let Some(text) = &opts.config {
+            let path = data_dir.with_extension("toml");
+            std::fs::write(&path, text).expect("write config");
+            cmd.arg("--config").arg(path);
         }
         let mut child = cmd.spawn().expect("start vault-server");
         let stdout = child.stdout.take().expect("stdout");

@@ -32,6 +32,7 @@ mod integration {
     mod root_tokens;
     mod routes;
     mod secrets;
+    mod sso;
     mod tamper;
     mod tls;
 }

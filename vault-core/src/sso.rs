@@ -223,6 +223,8 @@ pub enum Refusal {
     NonceMismatch,
     /// The IdP could not be reached in time or answered nonsense.
     IdpUnreachable,
+    /// The userinfo answer failed verification (another `sub`, bad shape).
+    UserinfoInvalid,
     /// The user is in none of `allowed_groups`.
     GroupNotAllowed,
     /// `provisioning = "existing"` and this identity is linked to no user.
@@ -245,6 +247,7 @@ impl Refusal {
             Self::IdTokenInvalid => "id_token_invalid",
             Self::NonceMismatch => "nonce_mismatch",
             Self::IdpUnreachable => "idp_unreachable",
+            Self::UserinfoInvalid => "userinfo_invalid",
             Self::GroupNotAllowed => "group_not_allowed",
             Self::NotProvisioned => "not_provisioned",
             Self::UserDisabled => "user_disabled",
@@ -281,6 +284,10 @@ impl Refusal {
             Self::IdpUnreachable => {
                 "The identity provider could not be reached. Try again later, or sign in with a \
                  password."
+            }
+            Self::UserinfoInvalid => {
+                "The identity provider's userinfo answer failed verification (it named another \
+                 subject or was malformed). Ask an administrator to check the provider."
             }
             Self::GroupNotAllowed => {
                 "Your account at the identity provider is in none of the groups allowed to use \

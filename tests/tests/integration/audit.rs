@@ -284,6 +284,7 @@ fn forwarded_for_is_believed_only_from_trusted_proxies() {
             "VAULT_SERVER_TRUSTED_PROXIES".into(),
             "[\"127.0.0.1/32\"]".into(),
         )],
+        ..Default::default()
     });
     let login = |from: &str, xff: &str| {
         let body = serde_json::json!({"username": "ghost", "password": "wrong wrong wrong"});

@@ -510,6 +510,7 @@ fn public_url_is_the_origin_behind_a_proxy() {
                 "http://localhost:9999".into(),
             ),
         ],
+        ..Default::default()
     });
     user(&s.client(), "alice");
     let post = |origin: &str| {

@@ -17,6 +17,7 @@ fn tight_server() -> Server {
             ("VAULT_LIMITS_HEADER_READ_TIMEOUT_SECS".into(), "2".into()),
             ("VAULT_LIMITS_IDLE_TIMEOUT_SECS".into(), "2".into()),
         ],
+        ..Default::default()
     })
 }
 

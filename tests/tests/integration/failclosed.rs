@@ -49,6 +49,7 @@ fn slow_headers_are_cut_off_and_connections_capped() {
             ("VAULT_LIMITS_HEADER_READ_TIMEOUT_SECS".into(), "1".into()),
             ("VAULT_LIMITS_MAX_CONNECTIONS".into(), "2".into()),
         ],
+        ..Default::default()
     });
     let addr = s.addr.trim_start_matches("http://").to_owned();
     // Slowloris: half a request line, then silence.

@@ -17,6 +17,7 @@ pub fn server() -> Server {
             ),
             ("VAULT_IDENTITY_DANGER_TEST_CLOCK".into(), "true".into()),
         ],
+        ..Default::default()
     })
 }
 

@@ -121,6 +121,7 @@ fn a_login_storm_does_not_starve_other_requests() {
     // keeps the async runtime free for everyone else.
     let s = vault_tests::Server::dev_with(vault_tests::Options {
         env: vec![("VAULT_IDENTITY_MAX_CONCURRENT_HASHES".into(), "1".into())],
+        ..Default::default()
     });
     let root = s.client();
     let storm: Vec<_> = (0..12)
@@ -245,6 +246,7 @@ fn hashes_made_with_older_parameters_are_upgraded_at_login() {
             "VAULT_IDENTITY_DANGER_WEAK_PASSWORD_HASHING".into(),
             "true".into(),
         )],
+        ..Default::default()
     };
     let mut s = Server::dev_in(&dir, weak);
     user(&s.client(), "alice");
@@ -274,6 +276,7 @@ fn one_caller_cannot_starve_the_others() {
             ("VAULT_LIMITS_PRINCIPAL_REQUESTS_PER_SEC".into(), "5".into()),
             ("VAULT_LIMITS_PRINCIPAL_BURST".into(), "5".into()),
         ],
+        ..Default::default()
     });
     let root = s.client();
     // Its own token for the greedy client; root stays within its budget.

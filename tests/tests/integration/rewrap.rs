@@ -24,6 +24,7 @@ fn sigkill_mid_rewrap_resumes_after_restart() {
     // One data key per rewrap transaction, so the job takes long enough to kill.
     let opts = Options {
         env: vec![("VAULT_KEYS_REWRAP_BATCH".into(), "1".into())],
+        ..Default::default()
     };
     let mut s = Server::dev_with(opts.clone());
     let c = s.client();
@@ -133,6 +134,7 @@ fn root_rotation_rewraps_keks_only() {
 fn automatic_rotation_by_wrap_count() {
     let s = Server::dev_with(Options {
         env: vec![("VAULT_KEYS_ROTATION_MAX_WRAPS".into(), "5".into())],
+        ..Default::default()
     });
     let c = s.client();
     c.setup("auto", "dev");

@@ -143,6 +143,7 @@ fn metrics_need_a_permission_unless_configured_open() {
             "VAULT_TELEMETRY_UNAUTHENTICATED_METRICS".into(),
             "true".into(),
         )],
+        ..Default::default()
     });
     assert_eq!(open.anonymous().get("/v1/sys/metrics").status, 200);
 }

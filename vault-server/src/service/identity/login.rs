@@ -199,7 +199,14 @@ impl Vault {
         };
         entry.outcome = Outcome::Success;
         entry.token_id = Some(row.id.clone());
-        entry.detail = Some(format!("method={method}"));
+        // A caller's own detail (SSO: provider, subject, groups) names the
+        // method itself.
+        entry.detail = Some(
+            entry
+                .detail
+                .take()
+                .unwrap_or_else(|| format!("method={method}")),
+        );
         ctx.audited.store(true, Ordering::Relaxed);
         self.store()
             .write(Some(entry), move |w| -> Result<()> {

@@ -413,7 +413,10 @@ impl Provider {
         let info: openidconnect::UserInfoClaims<ExtraClaims, CoreGenderClaim> =
             req.request_async(&self.http).await.map_err(|e| {
                 tracing::warn!(provider = %self.settings.name, error = %e, "OIDC userinfo failed");
-                Refusal::IdpUnreachable
+                match e {
+                    openidconnect::UserInfoError::Request(_) => Refusal::IdpUnreachable,
+                    _ => Refusal::UserinfoInvalid,
+                }
             })?;
         Ok(groups_from_claim(
             info.additional_claims()

@@ -179,3 +179,97 @@ impl<'c> AsyncHttpClient<'c> for GuardedHttp {
         Box::pin(self.send(request))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    fn request(url: &str) -> HttpRequest {
+        axum::http::Request::builder()
+            .uri(url)
+            .body(Vec::new())
+            .unwrap_or_default()
+    }
+
+    /// A one-shot HTTP server on loopback answering `answer` to the first
+    /// connection; its URL.
+    fn serve_once(answer: Vec<u8>) -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut c, _)) = l.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(&answer);
+            }
+        });
+        format!("http://{addr}/x")
+    }
+
+    #[tokio::test]
+    async fn metadata_and_link_local_addresses_are_never_called() {
+        let public =
+            GuardedHttp::new(&url::Url::parse("https://idp.example.com").unwrap()).unwrap();
+        for url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00:ec2::254]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://0.0.0.0:80/",
+            // Private addresses, for an issuer that is not on one.
+            "http://127.0.0.1:1/",
+            "http://10.0.0.1/",
+        ] {
+            let e = public.send(request(url)).await.unwrap_err();
+            assert!(matches!(e, OutboundError::Refused(_)), "{url}: {e}");
+        }
+        // A name that resolves to a private address is refused the same way.
+        let e = public
+            .send(request("http://localhost:1/"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OutboundError::Refused(_)), "{e}");
+        // An issuer on loopback may call loopback, never metadata.
+        let local = GuardedHttp::new(&url::Url::parse("http://127.0.0.1:9").unwrap()).unwrap();
+        let e = local
+            .send(request("http://169.254.169.254/"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OutboundError::Refused(_)), "{e}");
+    }
+
+    #[tokio::test]
+    async fn answers_are_capped_and_redirects_not_followed() {
+        let local = GuardedHttp::new(&url::Url::parse("http://127.0.0.1:9").unwrap()).unwrap();
+        let big = [
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+                MAX_BODY_BYTES + 1
+            )
+            .into_bytes(),
+            vec![b'a'; MAX_BODY_BYTES + 1],
+        ]
+        .concat();
+        let e = local.send(request(&serve_once(big))).await.unwrap_err();
+        assert!(matches!(e, OutboundError::TooLarge), "{e}");
+        let redirect =
+            b"HTTP/1.1 302 Found\r\nlocation: http://169.254.169.254/\r\ncontent-length: 0\r\n\r\n";
+        let r = local
+            .send(request(&serve_once(redirect.to_vec())))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 302);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_idp_times_out() {
+        // Accepts, never answers.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", l.local_addr().unwrap());
+        let local = GuardedHttp::new(&url::Url::parse("http://127.0.0.1:9").unwrap()).unwrap();
+        let e = local.send(request(&url)).await.unwrap_err();
+        assert!(matches!(e, OutboundError::Timeout), "{e}");
+        drop(l);
+    }
+}

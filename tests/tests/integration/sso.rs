@@ -1,0 +1,574 @@
+//! Single sign-on through real OpenID providers (oidc-provider and, for
+//! bad tokens, oauth2-mock-server; tests/idp), the real server and a user
+//! agent that keeps cookies and shows every redirect: the whole flow,
+//! group-driven bindings, provisioning and links, and every refusal, each
+//! audited and none giving a session.
+
+use serde_json::{Value, json};
+use vault_tests::idp::Idp;
+use vault_tests::ua::{Hop, UserAgent};
+use vault_tests::{Options, Server};
+
+/// One `[[oidc.providers]]` block.
+struct P<'a> {
+    name: &'a str,
+    issuer: &'a str,
+    client_id: &'a str,
+    extra: &'a str,
+}
+
+fn config(providers: &[P<'_>]) -> String {
+    let mut s = String::new();
+    for p in providers {
+        s.push_str(&format!(
+            "[[oidc.providers]]\nname = \"{}\"\ndisplay_name = \"{} SSO\"\nissuer = \"{}\"\n\
+             client_id = \"{}\"\nscopes = [\"openid\", \"email\", \"profile\", \"groups\"]\n{}\n\
+             [[oidc.providers.group_roles]]\ngroup = \"payments-readers\"\nrole = \"reader\"\n\
+             scope = \"payments/*\"\n",
+            p.name, p.name, p.issuer, p.client_id, p.extra
+        ));
+    }
+    s
+}
+
+/// A dev server with these providers; every client secret comes from the
+/// environment (`vault-test-secret`, what tests/idp registers).
+fn server(providers: &[P<'_>]) -> Server {
+    let env = providers
+        .iter()
+        .map(|p| {
+            (
+                format!(
+                    "VAULT_OIDC_{}_CLIENT_SECRET",
+                    p.name.to_ascii_uppercase().replace('-', "_")
+                ),
+                "vault-test-secret".to_owned(),
+            )
+        })
+        .collect();
+    Server::dev_with(Options {
+        env,
+        config: Some(config(providers)),
+    })
+}
+
+fn corp(idp: &Idp) -> P<'_> {
+    P {
+        name: "corp",
+        issuer: &idp.issuer,
+        client_id: "vault-test",
+        extra: "",
+    }
+}
+
+/// Starts a browser login at `provider`; the answer to follow to the IdP.
+fn start(s: &Server, ua: &UserAgent, provider: &str, return_to: &str) -> Hop {
+    let hop = ua.get(&format!(
+        "{}/v1/auth/oidc/{provider}/start?return_to={}",
+        s.addr,
+        vault_tests::ua::urlencode(return_to)
+    ));
+    assert_eq!(hop.status, 303, "{hop:?}");
+    hop
+}
+
+/// A whole browser login as `user`; the callback's answer.
+fn login(s: &Server, idp: &Idp, ua: &UserAgent, provider: &str, user: &str, pw: &str) -> Hop {
+    let first = start(s, ua, provider, "/ui/");
+    let back = ua.login_at_idp(&first, &idp.issuer, user, pw);
+    assert!(back.starts_with(&format!("{}/v1/auth/oidc/{provider}/callback?", s.addr)));
+    ua.get(&back)
+}
+
+/// The session token in a callback's `Set-Cookie`.
+fn session_of(hop: &Hop) -> Option<String> {
+    hop.set_cookie.iter().find_map(|c| {
+        c.strip_prefix("__Host-vault_session=")
+            .and_then(|v| v.split(';').next())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    })
+}
+
+fn as_session(s: &Server, hop: &Hop) -> vault_tests::Client {
+    assert_eq!(hop.status, 303, "{hop:?}");
+    let token = session_of(hop).unwrap_or_else(|| panic!("no session cookie: {hop:?}"));
+    s.anonymous().with_token(Some(&token))
+}
+
+/// Audit records with `action`, newest last.
+fn audit(s: &Server, action: &str) -> Vec<Value> {
+    let r = s.client().get("/v1/audit?limit=1000");
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["action"] == action)
+        .cloned()
+        .collect()
+}
+
+fn refused_with(s: &Server, hop: &Hop, status: u16, reason: &str) {
+    assert_eq!(hop.status, status, "{hop:?}");
+    assert!(
+        hop.content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("text/html")),
+        "{hop:?}"
+    );
+    assert!(hop.body.contains(reason), "{reason}: {}", hop.body);
+    assert!(
+        session_of(hop).is_none(),
+        "a refusal set a session: {hop:?}"
+    );
+    let denied = audit(s, "auth.login");
+    assert!(
+        denied.iter().any(|r| r["outcome"] == "denied"
+            && r["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(&format!("reason={reason}")))),
+        "no audit record for {reason}: {denied:?}"
+    );
+}
+
+#[test]
+fn a_browser_login_reads_what_its_groups_allow_and_loses_a_group_at_the_next_login() {
+    let idp = Idp::provider(&["corp"]);
+    let s = server(&[corp(&idp)]);
+    let admin = s.client();
+    admin.setup("payments", "prod");
+    admin.write("payments", "prod", "DB_URL", "postgres://payments");
+    admin.setup("hr", "prod");
+    admin.write("hr", "prod", "SALARIES", "secret-hr");
+
+    // The login page offers the provider.
+    let page = UserAgent::new().get(&format!("{}/ui/login", s.addr));
+    assert!(page.body.contains("Sign in with corp SSO"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("/v1/auth/oidc/corp/start?return_to=/ui/")
+    );
+
+    let ua = UserAgent::new();
+    let first = start(&s, &ua, "corp", "/ui/");
+    let to_idp = first.location.clone().unwrap();
+    assert!(to_idp.starts_with(&idp.issuer), "{to_idp}");
+    for p in [
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "state=",
+        "nonce=",
+    ] {
+        assert!(to_idp.contains(p), "{p} missing from {to_idp}");
+    }
+    let pre = first
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("__Host-vault_sso="))
+        .expect("pre-login cookie");
+    for attr in [
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+        "Max-Age=600",
+    ] {
+        assert!(pre.contains(attr), "{attr} missing: {pre}");
+    }
+    let back = ua.login_at_idp(&first, &idp.issuer, "alice", "alice-pw");
+    let done = ua.get(&back);
+    assert_eq!(done.location.as_deref(), Some(&*format!("{}/ui/", s.addr)));
+    let alice = as_session(&s, &done);
+
+    let who = alice.get("/v1/auth/whoami");
+    assert_eq!(who.json["name"], "alice", "{who:?}");
+    assert_eq!(who.json["login_method"], "oidc");
+    assert_eq!(
+        who.json["grants"],
+        json!([{ "role": "reader", "scope": "payments/*" }])
+    );
+    assert_eq!(alice.read("payments", "prod", "DB_URL").status, 200);
+    assert_eq!(alice.read("hr", "prod", "SALARIES").status, 403);
+
+    // The binding is marked as SSO's and cannot be edited by hand.
+    let b = admin.get("/v1/bindings?user=alice");
+    let binding = &b.json["bindings"][0];
+    assert_eq!(binding["source"], "sso:corp", "{b:?}");
+    let del = admin.delete(&format!("/v1/bindings/{}", binding["id"].as_str().unwrap()));
+    assert_eq!(del.status, 409, "{del:?}");
+    assert_eq!(del.code(), "binding.managed_by_sso");
+
+    // The home page shows who signed in.
+    ua.set_cookie(&s.addr, "__Host-vault_session", &session_of(&done).unwrap());
+    let home = ua.get(&format!("{}/ui/", s.addr));
+    assert!(home.body.contains("alice"), "{}", home.body);
+
+    let ok = audit(&s, "auth.login");
+    let rec = ok.iter().rev().find(|r| r["outcome"] == "success").unwrap();
+    let d = rec["detail"].as_str().unwrap();
+    for part in [
+        "method=oidc",
+        "provider=corp",
+        "subject=alice",
+        "groups=[payments-readers]",
+        "bindings_added=[reader@payments/*]",
+    ] {
+        assert!(d.contains(part), "{part} missing from {d}");
+    }
+    assert_eq!(audit(&s, "auth.oidc_start").len(), 1);
+
+    // Removed from the group at the IdP: the binding goes at the next login,
+    // for every session of the user.
+    idp.set_groups("alice", &[]);
+    let again = login(&s, &idp, &UserAgent::new(), "corp", "alice", "alice-pw");
+    let alice2 = as_session(&s, &again);
+    assert_eq!(alice2.read("payments", "prod", "DB_URL").status, 403);
+    assert_eq!(alice.read("payments", "prod", "DB_URL").status, 403);
+    assert_eq!(
+        admin.get("/v1/bindings?user=alice").json["bindings"],
+        json!([])
+    );
+    let last = audit(&s, "auth.login");
+    let d = last.last().unwrap()["detail"].as_str().unwrap().to_owned();
+    assert!(d.contains("bindings_removed=[reader@payments/*]"), "{d}");
+}
+
+#[test]
+fn refused_callbacks_give_no_session_and_are_audited() {
+    let idp = Idp::provider(&["corp"]);
+    let s = server(&[corp(&idp)]);
+    let cb = format!("{}/v1/auth/oidc/corp/callback", s.addr);
+
+    // Missing and wrong state.
+    refused_with(&s, &UserAgent::new().get(&cb), 400, "state_mismatch");
+    refused_with(
+        &s,
+        &UserAgent::new().get(&format!("{cb}?state=forged&code=x")),
+        400,
+        "state_mismatch",
+    );
+
+    // A callback finished by another browser (no pre-login cookie) fails,
+    // and the flow is spent: the right browser cannot use it afterwards.
+    let ua = UserAgent::new();
+    let first = start(&s, &ua, "corp", "/ui/");
+    let back = ua.login_at_idp(&first, &idp.issuer, "alice", "alice-pw");
+    refused_with(&s, &UserAgent::new().get(&back), 400, "browser_mismatch");
+    refused_with(&s, &ua.get(&back), 400, "state_mismatch");
+
+    // A forged pre-login cookie is another browser too.
+    let ua = UserAgent::new();
+    let first = start(&s, &ua, "corp", "/ui/");
+    let back = ua.login_at_idp(&first, &idp.issuer, "alice", "alice-pw");
+    let thief = UserAgent::new();
+    thief.set_cookie(&s.addr, "__Host-vault_sso", &"A".repeat(43));
+    refused_with(&s, &thief.get(&back), 400, "browser_mismatch");
+
+    // Reused state: a finished callback replayed.
+    let ua = UserAgent::new();
+    let first = start(&s, &ua, "corp", "/ui/");
+    let back = ua.login_at_idp(&first, &idp.issuer, "alice", "alice-pw");
+    let ok = ua.get(&back);
+    assert!(session_of(&ok).is_some(), "{ok:?}");
+    refused_with(&s, &ua.get(&back), 400, "state_mismatch");
+
+    // A replayed code: a fresh flow (new state) with the spent code.
+    let code = back
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("code="))
+        .unwrap()
+        .to_owned();
+    let first = start(&s, &ua, "corp", "/ui/");
+    let fresh = ua.login_at_idp(&first, &idp.issuer, "alice", "alice-pw");
+    let state = fresh
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("state="))
+        .unwrap();
+    refused_with(
+        &s,
+        &ua.get(&format!("{cb}?code={code}&state={state}")),
+        400,
+        "code_exchange_failed",
+    );
+
+    // The IdP said no.
+    let first = start(&s, &ua, "corp", "/ui/");
+    let state = first
+        .location
+        .as_deref()
+        .unwrap()
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("state="))
+        .unwrap()
+        .to_owned();
+    refused_with(
+        &s,
+        &ua.get(&format!("{cb}?error=access_denied&state={state}")),
+        400,
+        "idp_error",
+    );
+
+    // An unknown provider is a page too.
+    let none = UserAgent::new().get(&format!("{}/v1/auth/oidc/nope/start", s.addr));
+    assert_eq!(none.status, 404, "{none:?}");
+    assert!(none.body.contains("unknown_provider"));
+}
+
+#[test]
+fn return_to_is_only_ever_a_path_of_this_site() {
+    let idp = Idp::provider(&["corp"]);
+    let s = server(&[corp(&idp)]);
+    for (asked, landed) in [
+        ("https://evil.example", "/ui/"),
+        ("//evil.example", "/ui/"),
+        ("/\\evil.example", "/ui/"),
+        ("https:evil.example", "/ui/"),
+        ("/ui/?tab=sessions", "/ui/?tab=sessions"),
+    ] {
+        let ua = UserAgent::new();
+        let first = start(&s, &ua, "corp", asked);
+        let back = ua.login_at_idp(&first, &idp.issuer, "bob", "bob-pw");
+        let done = ua.get(&back);
+        assert_eq!(
+            done.location.as_deref(),
+            Some(&*format!("{}{landed}", s.addr)),
+            "{asked}"
+        );
+        assert!(session_of(&done).is_some(), "{asked}: the login goes on");
+    }
+}
+
+#[test]
+fn tampered_id_tokens_are_refused() {
+    let mock = Idp::mock();
+    let names = ["good", "aud", "nonce", "iss", "exp", "sig"];
+    let ids: Vec<String> = names
+        .iter()
+        .map(|n| {
+            if *n == "good" {
+                "fine".to_owned()
+            } else {
+                format!("tamper-{n}")
+            }
+        })
+        .collect();
+    let providers: Vec<P<'_>> = names
+        .iter()
+        .zip(&ids)
+        .map(|(n, id)| P {
+            name: n,
+            issuer: &mock.issuer,
+            client_id: id,
+            extra: "",
+        })
+        .collect();
+    let s = server(&providers);
+    for (name, reason) in [
+        ("aud", "id_token_invalid"),
+        ("nonce", "nonce_mismatch"),
+        ("iss", "id_token_invalid"),
+        ("exp", "id_token_invalid"),
+        ("sig", "id_token_invalid"),
+    ] {
+        let ua = UserAgent::new();
+        let first = start(&s, &ua, name, "/ui/");
+        // The mock has no login page: straight back with a code.
+        let at_idp = ua.get(first.location.as_deref().unwrap());
+        let back = at_idp.location.clone().expect("mock redirect");
+        refused_with(&s, &ua.get(&back), 400, reason);
+    }
+    // The same mock with an untampered token logs in: the refusals above
+    // are the defects, not the setup.
+    let ua = UserAgent::new();
+    let first = start(&s, &ua, "good", "/ui/");
+    let back = ua.get(first.location.as_deref().unwrap()).location.unwrap();
+    let done = ua.get(&back);
+    let who = as_session(&s, &done).get("/v1/auth/whoami");
+    assert_eq!(who.json["login_method"], "oidc", "{who:?}");
+}
+
+#[test]
+fn an_idp_that_is_down_fails_closed_quickly_and_password_logins_go_on() {
+    // Port 1 on loopback: nothing listens; the connection is refused.
+    let s = server(&[P {
+        name: "down",
+        issuer: "http://127.0.0.1:1",
+        client_id: "vault-test",
+        extra: "",
+    }]);
+    let t = std::time::Instant::now();
+    let hop = UserAgent::new().get(&format!("{}/v1/auth/oidc/down/start", s.addr));
+    assert!(t.elapsed() < std::time::Duration::from_secs(12));
+    assert_eq!(hop.status, 502, "{hop:?}");
+    assert!(hop.body.contains("idp_unreachable"));
+    assert!(!audit(&s, "auth.login").is_empty());
+    assert_eq!(s.client().get("/v1/auth/whoami").status, 200);
+}
+
+#[test]
+fn identities_are_issuer_and_subject_never_email() {
+    let one = Idp::provider(&["corp"]);
+    let two = Idp::provider(&["second"]);
+    let s = server(&[
+        corp(&one),
+        P {
+            name: "second",
+            issuer: &two.issuer,
+            client_id: "vault-test",
+            extra: "",
+        },
+    ]);
+    let a = as_session(
+        &s,
+        &login(&s, &one, &UserAgent::new(), "corp", "alice", "alice-pw"),
+    );
+    let b = as_session(
+        &s,
+        &login(&s, &two, &UserAgent::new(), "second", "alice", "alice-pw"),
+    );
+    let (wa, wb) = (a.get("/v1/auth/whoami"), b.get("/v1/auth/whoami"));
+    assert_eq!(wa.json["name"], "alice");
+    assert_eq!(
+        wb.json["name"], "alice-2",
+        "same email, other issuer: {wb:?}"
+    );
+    assert_ne!(wa.json["id"], wb.json["id"]);
+    let ids = s.client().get("/v1/users/alice-2/identities");
+    assert_eq!(ids.json["identities"][0]["issuer"], two.issuer.as_str());
+    assert_eq!(ids.json["identities"][0]["email"], "alice@example.test");
+}
+
+#[test]
+fn existing_provisioning_needs_a_link_and_allowed_groups_keep_others_out() {
+    let idp = Idp::provider(&["corp"]);
+    let s = server(&[P {
+        name: "corp",
+        issuer: &idp.issuer,
+        client_id: "vault-test",
+        extra: "provisioning = \"existing\"\nallowed_groups = [\"payments-readers\", \"staff\"]",
+    }]);
+    let admin = s.client();
+    // Not in an allowed group.
+    let ua = UserAgent::new();
+    refused_with(
+        &s,
+        &login(&s, &idp, &ua, "corp", "bob", "bob-pw"),
+        400,
+        "group_not_allowed",
+    );
+    idp.set_groups("bob", &["staff"]);
+    // Allowed, but nobody linked bob's identity to a user.
+    refused_with(
+        &s,
+        &login(&s, &idp, &UserAgent::new(), "corp", "bob", "bob-pw"),
+        400,
+        "not_provisioned",
+    );
+    assert_eq!(
+        admin
+            .post(
+                "/v1/users",
+                json!({ "username": "robert", "password": "correct horse battery staple 42" })
+            )
+            .status,
+        201
+    );
+    let link = admin.post(
+        "/v1/users/robert/identities",
+        json!({ "provider": "corp", "subject": "bob" }),
+    );
+    assert_eq!(link.status, 201, "{link:?}");
+    let again = admin.post(
+        "/v1/users/robert/identities",
+        json!({ "provider": "corp", "subject": "bob" }),
+    );
+    assert_eq!(again.code(), "sso.identity_linked", "{again:?}");
+    let unknown = admin.post(
+        "/v1/users/robert/identities",
+        json!({ "provider": "nope", "subject": "bob" }),
+    );
+    assert_eq!(unknown.code(), "sso.unknown_provider", "{unknown:?}");
+    let robert = as_session(
+        &s,
+        &login(&s, &idp, &UserAgent::new(), "corp", "bob", "bob-pw"),
+    );
+    assert_eq!(robert.get("/v1/auth/whoami").json["name"], "robert");
+    // Unlinked: refused again.
+    let id = link.json["id"].as_str().unwrap();
+    assert_eq!(
+        admin
+            .delete(&format!("/v1/users/robert/identities/{id}"))
+            .status,
+        204
+    );
+    refused_with(
+        &s,
+        &login(&s, &idp, &UserAgent::new(), "corp", "bob", "bob-pw"),
+        400,
+        "not_provisioned",
+    );
+    // A disabled user cannot sign in through SSO either.
+    admin.post(
+        "/v1/users/robert/identities",
+        json!({ "provider": "corp", "subject": "bob" }),
+    );
+    assert_eq!(admin.post_empty("/v1/users/robert/disable").status, 200);
+    refused_with(
+        &s,
+        &login(&s, &idp, &UserAgent::new(), "corp", "bob", "bob-pw"),
+        400,
+        "user_disabled",
+    );
+}
+
+#[test]
+fn client_secret_post_and_a_secret_file_work_and_secrets_never_leak() {
+    let idp = Idp::provider(&["corp"]);
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("corp.secret");
+    std::fs::write(&secret_file, "vault-post-secret\n").unwrap();
+    let cfg = config(&[P {
+        name: "corp",
+        issuer: &idp.issuer,
+        client_id: "vault-post",
+        extra: &format!(
+            "token_auth_method = \"client_secret_post\"\nclient_secret_file = \"{}\"",
+            secret_file.display()
+        ),
+    }]);
+    let s = Server::dev_with(Options {
+        env: vec![],
+        config: Some(cfg),
+    });
+    let ua = UserAgent::new();
+    let first = start(&s, &ua, "corp", "/ui/");
+    let back = ua.login_at_idp(&first, &idp.issuer, "alice", "alice-pw");
+    let done = ua.get(&back);
+    let token = session_of(&done).expect("logged in");
+    let code = back
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("code="))
+        .unwrap()
+        .to_owned();
+    let pre = ua.cookie(&s.addr, "__Host-vault_sso").unwrap();
+    let export = s.client().get("/v1/audit/export?format=jsonl");
+    assert_eq!(export.status, 200);
+    let db = std::fs::read(s.db_path()).unwrap();
+    let wal = std::fs::read(s.data_dir.join("vault.db-wal")).unwrap_or_default();
+    for (what, canary) in [
+        ("client secret", "vault-post-secret"),
+        ("authorization code", code.as_str()),
+        ("session token", token.as_str()),
+        ("pre-login cookie", pre.as_str()),
+    ] {
+        assert!(!s.log().contains(canary), "{what} in the log");
+        assert!(!export.text.contains(canary), "{what} in the audit trail");
+        for (file, bytes) in [("db", &db), ("wal", &wal)] {
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{what} in the {file}"
+            );
+        }
+    }
+}
