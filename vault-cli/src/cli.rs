@@ -83,7 +83,7 @@ pub enum Command {
     /// Read, export and verify the audit trail
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Log in with a password; the session token is kept for later commands
+    /// Log in (password, or single sign-on in a browser); the session token is kept
     Login(LoginArgs),
     /// Log out: revoke the session on the server and forget the token
     Logout,

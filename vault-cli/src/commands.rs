@@ -8,6 +8,7 @@ pub mod identity;
 pub mod keys;
 pub mod operator;
 pub mod secrets;
+pub mod sso;
 
 use std::path::PathBuf;
 

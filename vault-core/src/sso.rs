@@ -236,6 +236,28 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every reason.
+    pub const ALL: [Refusal; 13] = [
+        Self::UnknownProvider,
+        Self::StateMismatch,
+        Self::BrowserMismatch,
+        Self::IdpError,
+        Self::CodeExchangeFailed,
+        Self::IdTokenInvalid,
+        Self::NonceMismatch,
+        Self::IdpUnreachable,
+        Self::UserinfoInvalid,
+        Self::GroupNotAllowed,
+        Self::NotProvisioned,
+        Self::UserDisabled,
+        Self::CliCodeInvalid,
+    ];
+
+    /// The reason with this code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
     /// The stable code.
     pub fn code(self) -> &'static str {
         match self {

@@ -572,3 +572,118 @@ fn client_secret_post_and_a_secret_file_work_and_secrets_never_leak() {
         }
     }
 }
+
+/// `vault` as a person at a terminal: no VAULT_TOKEN, the file store.
+fn as_user(s: &Server) -> std::process::Command {
+    let mut c = vault_tests::cli::vault(s);
+    c.env_remove("VAULT_TOKEN").env("VAULT_TOKEN_STORE", "file");
+    c
+}
+
+/// Runs `vault login --oidc ARGS --no-browser`, reads the URL it prints,
+/// and hands it to `browse` (which plays the browser and returns the URL the
+/// server finally sent it to). The CLI's output.
+fn cli_login(
+    s: &Server,
+    args: &[&str],
+    browse: impl FnOnce(&str) -> String,
+) -> (std::process::Output, String) {
+    use std::io::{BufRead, BufReader};
+    let mut c = as_user(s);
+    c.args(["login", "--oidc"])
+        .args(args)
+        .arg("--no-browser")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "no URL printed: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(u) = line.trim().strip_prefix(&format!("{}/", s.addr)) {
+            break format!("{}/{u}", s.addr);
+        }
+    };
+    let landed = browse(&url);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out, format!("{seen}{rest}{landed}"))
+}
+
+#[test]
+fn vault_login_oidc_through_the_real_cli() {
+    let idp = Idp::provider(&["corp"]);
+    let s = server(&[corp(&idp)]);
+    let (out, text) = cli_login(&s, &[], |url| {
+        assert!(url.contains("/v1/auth/oidc/corp/start?cli_port="), "{url}");
+        let ua = UserAgent::new();
+        let first = ua.get(url);
+        assert_eq!(first.status, 303, "{first:?}");
+        let back = ua.login_at_idp(&first, &idp.issuer, "alice", "alice-pw");
+        let to_cli = ua.get(&back);
+        let loopback = to_cli.location.clone().expect("redirect to the CLI");
+        assert!(loopback.starts_with("http://127.0.0.1:"), "{loopback}");
+        assert!(
+            session_of(&to_cli).is_none(),
+            "no cookie session for a CLI flow"
+        );
+        let page = ua.get(&loopback);
+        assert!(page.body.contains("You can close this tab"), "{page:?}");
+        // The code is single-use: the CLI redeemed it already.
+        let code = loopback.split("code=").nth(1).unwrap().to_owned();
+        let again = s.anonymous().post(
+            "/v1/auth/oidc/token",
+            json!({ "code": code, "code_verifier": "a".repeat(64) }),
+        );
+        assert_eq!(again.status, 401, "{again:?}");
+        assert_eq!(again.code(), "auth.sso_code_invalid");
+        loopback
+    });
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("logged in as alice"), "{text}");
+    let who = as_user(&s)
+        .args(["whoami", "--format", "json"])
+        .output()
+        .unwrap();
+    let who: Value = serde_json::from_slice(&who.stdout).unwrap();
+    assert_eq!(who["login_method"], "oidc", "{who}");
+    assert_eq!(who["name"], "alice");
+}
+
+#[test]
+fn the_cli_reports_a_refusal_and_needs_a_known_provider() {
+    let idp = Idp::provider(&["corp"]);
+    let s = server(&[P {
+        name: "corp",
+        issuer: &idp.issuer,
+        client_id: "vault-test",
+        extra: "allowed_groups = [\"admins\"]",
+    }]);
+    let (out, text) = cli_login(&s, &["corp"], |url| {
+        let ua = UserAgent::new();
+        let first = ua.get(url);
+        let back = ua.login_at_idp(&first, &idp.issuer, "bob", "bob-pw");
+        let to_cli = ua.get(&back);
+        let loopback = to_cli.location.clone().expect("redirect to the CLI");
+        assert!(loopback.contains("error=group_not_allowed"), "{loopback}");
+        ua.get(&loopback);
+        loopback
+    });
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("group_not_allowed"), "{text}");
+    assert!(text.contains("none of the groups"), "{text}");
+
+    let wrong = as_user(&s)
+        .args(["login", "--oidc", "nope", "--no-browser"])
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&wrong.stderr);
+    assert!(e.contains("the server has: corp"), "{e}");
+}

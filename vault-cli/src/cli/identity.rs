@@ -21,16 +21,36 @@ The session token is kept in the OS keyring (or a 0600 file, see
 VAULT_TOKEN_STORE) for this server address and used by the following
 commands. VAULT_TOKEN, when set, wins over it.
 
+With --oidc the login happens in a browser at your identity provider: the
+CLI listens on 127.0.0.1, prints (and opens) a URL on the vault server that
+starts single sign-on, and receives a one-time code when you are done; only
+this CLI can redeem it (PKCE). Nothing secret passes through the terminal.
+
 Examples:
   vault login --username alice                 # prompts, no echo
-  printf '%s' \"$PW\" | vault login --username alice --password-stdin")]
+  printf '%s' \"$PW\" | vault login --username alice --password-stdin
+  vault login --oidc                           # the server's only SSO provider
+  vault login --oidc corp --no-browser         # print the URL, open it yourself")]
 pub struct LoginArgs {
-    /// Username
-    #[arg(long, short = 'u', value_name = "NAME", value_parser = username)]
-    pub username: String,
+    /// Username (password login)
+    #[arg(long, short = 'u', value_name = "NAME", value_parser = username,
+          required_unless_present = "oidc", conflicts_with = "oidc")]
+    pub username: Option<String>,
     /// Read the password from stdin instead of a prompt
-    #[arg(long)]
+    #[arg(long, conflicts_with = "oidc")]
     pub password_stdin: bool,
+    /// Single sign-on in a browser, with PROVIDER (default: the server's only one)
+    #[arg(long, value_name = "PROVIDER", num_args = 0..=1, default_missing_value = "")]
+    pub oidc: Option<String>,
+    /// Port on 127.0.0.1 for the browser to come back to (default: any free one)
+    #[arg(long, value_name = "PORT", requires = "oidc", value_parser = clap::value_parser!(u16).range(1024..))]
+    pub callback_port: Option<u16>,
+    /// Do not open a browser; only print the URL
+    #[arg(long, requires = "oidc")]
+    pub no_browser: bool,
+    /// Give up after this many seconds without a completed sign-in
+    #[arg(long, value_name = "SECS", default_value_t = 300, requires = "oidc")]
+    pub timeout: u64,
 }
 
 /// `vault users ...`.
@@ -78,6 +98,49 @@ Examples:
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+    },
+    /// Link a user to their identity at a single sign-on provider
+    #[command(
+        name = "link-sso",
+        after_long_help = "\
+The identity is (the provider's issuer, SUBJECT): SUBJECT is the user's
+`sub` claim at the provider, exactly as its ID tokens carry it (often an
+opaque id, not the email). Once linked, that identity signs in as NAME.
+Needed when the provider has `provisioning = \"existing\"`.
+
+Examples:
+  vault users link-sso alice --provider corp --subject 00u1abcd2EFGH
+  vault users identities alice
+  vault users unlink-sso alice idn_0123abcd..."
+    )]
+    LinkSso {
+        /// Username
+        #[arg(value_parser = username)]
+        name: String,
+        /// A configured provider (see `vault login --oidc` or the sign-in page)
+        #[arg(long)]
+        provider: String,
+        /// The user's `sub` at that provider
+        #[arg(long)]
+        subject: String,
+    },
+    /// Remove one of a user's single sign-on identities (by id, see `identities`)
+    #[command(name = "unlink-sso")]
+    UnlinkSso {
+        /// Username
+        #[arg(value_parser = username)]
+        name: String,
+        /// Identity id
+        id: String,
+    },
+    /// List a user's single sign-on identities
+    Identities {
+        /// Username
+        #[arg(value_parser = username)]
+        name: String,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
     },
     /// Disable a user, revoke everything they hold, list the secrets they read
     #[command(after_long_help = "\

@@ -11,6 +11,7 @@ use vault_core::api::{
     Offboard, OffboardReport, OpenEmergency, RevokeSessions, Revoked, RoleInfo, RoleList,
     ServiceTokenList, SessionList, User, UserList, WhoAmI,
 };
+use vault_core::api::{LinkIdentity, SsoIdentity, SsoIdentityList};
 use vault_core::clock::{Clock as _, Timestamp};
 
 use crate::cli::{
@@ -76,18 +77,23 @@ fn read_password(prompt_text: &str) -> CliResult<vault_core::secret::SecretText>
 pub fn login(args: &LoginArgs, ctx: &Ctx) -> CliResult<u8> {
     let settings = ctx.settings(None, None)?;
     let address = settings.address()?.to_owned();
-    let password = read_password(&format!("Password for {}: ", args.username))?;
-    let _ = args.password_stdin; // stdin is read whenever it is not a terminal
     let anon =
         Client::new(&address, settings.cacert.as_deref(), None)?.with_origins(settings.origins());
-    let r: LoginResponse = anon.send(
-        Method::POST,
-        "/v1/auth/login",
-        &LoginRequest {
-            username: args.username.clone(),
-            password,
-        },
-    )?;
+    let r: LoginResponse = match &args.username {
+        Some(username) if args.oidc.is_none() => {
+            let password = read_password(&format!("Password for {username}: "))?;
+            let _ = args.password_stdin; // stdin is read whenever it is not a terminal
+            anon.send(
+                Method::POST,
+                "/v1/auth/login",
+                &LoginRequest {
+                    username: username.clone(),
+                    password,
+                },
+            )?
+        }
+        _ => crate::commands::sso::browser_login(&anon, &address, args)?,
+    };
     let store = token_store::default_store(&process_env)?;
     store.save(&address, &r.token)?;
     output::note(&format!(
@@ -200,6 +206,49 @@ pub fn users(cmd: UsersCommand, ctx: &Ctx) -> CliResult<u8> {
                 return output::json(&l).map(|()| 0);
             }
             user_table(&l.users)?;
+        }
+        UsersCommand::LinkSso {
+            name,
+            provider,
+            subject,
+        } => {
+            let i: SsoIdentity = client.send(
+                Method::POST,
+                &format!("/v1/users/{}/identities", enc(&name)),
+                &LinkIdentity { provider, subject },
+            )?;
+            output::note(&format!(
+                "linked {} to subject {} at {} ({}); id {}",
+                i.user, i.subject, i.provider, i.issuer, i.id
+            ));
+        }
+        UsersCommand::UnlinkSso { name, id } => {
+            client.call_empty(
+                Method::DELETE,
+                &format!("/v1/users/{}/identities/{}", enc(&name), enc(&id)),
+            )?;
+            output::note(&format!(
+                "unlinked {id} from {name} (bindings from that provider removed)"
+            ));
+        }
+        UsersCommand::Identities { name, output: out } => {
+            let l: SsoIdentityList = client.get(&format!("/v1/users/{}/identities", enc(&name)))?;
+            if out.format == Format::Json {
+                return output::json(&l).map(|()| 0);
+            }
+            let mut t = Table::new(&["ID", "PROVIDER", "SUBJECT", "EMAIL", "LAST LOGIN"]);
+            for i in &l.identities {
+                t.row(vec![
+                    i.id.clone(),
+                    i.provider.clone(),
+                    i.subject.clone(),
+                    i.email.clone().unwrap_or_default(),
+                    i.last_login_at.map(when).unwrap_or_else(|| "never".into()),
+                ]);
+            }
+            t.print(&format!(
+                "no single sign-on identities for {name} (link one with `vault users link-sso`)"
+            ))?;
         }
         UsersCommand::Disable { name } => {
             let u: User =
@@ -344,13 +393,14 @@ pub fn access(cmd: AccessCommand, ctx: &Ctx) -> CliResult<u8> {
             if out.format == Format::Json {
                 return output::json(&l).map(|()| 0);
             }
-            let mut t = Table::new(&["ID", "USER", "ROLE", "SCOPE", "CREATED"]);
+            let mut t = Table::new(&["ID", "USER", "ROLE", "SCOPE", "SOURCE", "CREATED"]);
             for b in &l.bindings {
                 t.row(vec![
                     b.id.clone(),
                     b.user.clone(),
                     b.role.clone(),
                     b.scope.clone(),
+                    b.source.clone(),
                     when(b.created_at),
                 ]);
             }
