@@ -103,7 +103,7 @@ Examples:
         #[command(flatten)]
         output: Output,
     },
-    /// Users: create, disable, enable, delete, offboard
+    /// Users: create, disable, enable, delete, offboard, link single sign-on identities
     #[command(subcommand)]
     Users(UsersCommand),
     /// Roles and role bindings

@@ -69,10 +69,17 @@ fn main() -> ExitCode {
             if let (Some(cert), Some(key)) = (&cfg.server.tls_cert, &cfg.server.tls_key) {
                 vault_server::http::serve::load_tls(cert, key)?;
             }
+            // Each provider's client secret must be readable (never shown).
+            for p in &cfg.oidc.providers {
+                p.client_secret(&|k| std::env::var(k).ok())?;
+            }
             Ok((cfg, tmp))
         });
         return match checked {
             Ok((cfg, _)) => {
+                for note in cfg.oidc.notes() {
+                    eprintln!("note: {note}");
+                }
                 eprintln!(
                     "configuration OK{}",
                     if cfg.server.tls_cert.is_some() {

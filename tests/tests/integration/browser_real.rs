@@ -51,3 +51,49 @@ fn the_pages_work_in_a_real_browser() {
     assert!(!log.contains("FAIL"), "{log}");
     assert!(shots.path().join("home.png").exists());
 }
+
+/// Single sign-on through the real IdP in the real browser (`sso.mjs`).
+#[test]
+fn single_sign_on_in_a_real_browser() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir()
+            && Path::new("/usr/bin/chromium").exists(),
+        "needs Chromium and tests/browser/node_modules: run scripts/test (it installs both)"
+    );
+    let idp = vault_tests::idp::Idp::provider(&["corp"]);
+    let s = vault_tests::Server::dev_with(vault_tests::Options {
+        env: vec![(
+            "VAULT_OIDC_CORP_CLIENT_SECRET".into(),
+            "vault-test-secret".into(),
+        )],
+        config: Some(format!(
+            "[[oidc.providers]]\nname = \"corp\"\ndisplay_name = \"Corp SSO\"\n\
+             issuer = \"{}\"\nclient_id = \"vault-test\"\n\
+             scopes = [\"openid\", \"email\", \"profile\", \"groups\"]\n\
+             [[oidc.providers.group_roles]]\ngroup = \"payments-readers\"\n\
+             role = \"reader\"\nscope = \"payments/*\"\n",
+            idp.issuer
+        )),
+    });
+    s.client().setup("payments", "prod");
+    let shots = tempfile::tempdir().unwrap();
+    // The address the server is bound to is its public origin in dev mode:
+    // the IdP sends the browser back there, where the pre-login cookie is.
+    let out = Command::new("node")
+        .arg("sso.mjs")
+        .current_dir(&dir)
+        .env("VAULT_UI", &s.addr)
+        .env("IDP", &idp.issuer)
+        .env("SHOTS", shots.path())
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("FAIL"), "{log}");
+    assert!(shots.path().join("sso-home.png").exists());
+}

@@ -465,6 +465,10 @@ fn existing_provisioning_needs_a_link_and_allowed_groups_keep_others_out() {
         400,
         "not_provisioned",
     );
+    // The refusal's record names the subject to link.
+    let last = audit(&s, "auth.login");
+    let d = last.last().unwrap()["detail"].as_str().unwrap().to_owned();
+    assert!(d.contains("subject=bob groups=[staff]"), "{d}");
     assert_eq!(
         admin
             .post(
@@ -641,7 +645,7 @@ fn vault_login_oidc_through_the_real_cli() {
             "/v1/auth/oidc/token",
             json!({ "code": code, "code_verifier": "a".repeat(64) }),
         );
-        assert_eq!(again.status, 401, "{again:?}");
+        assert_eq!(again.status, 400, "{again:?}");
         assert_eq!(again.code(), "auth.sso_code_invalid");
         loopback
     });

@@ -232,7 +232,28 @@ impl Vault {
         refusal: Refusal,
         cli_port: Option<u16>,
     ) -> SsoFailure {
-        let detail = format!("method=oidc provider={provider} reason={}", refusal.code());
+        self.refuse_sso_for(ctx, provider, refusal, cli_port, None)
+            .await
+    }
+
+    /// A refusal after the ID token was validated: the record names the
+    /// subject and groups, so an administrator can link or admit them.
+    async fn refuse_sso_for(
+        &self,
+        ctx: &Ctx,
+        provider: &str,
+        refusal: Refusal,
+        cli_port: Option<u16>,
+        who: Option<&Verified>,
+    ) -> SsoFailure {
+        let mut detail = format!("method=oidc provider={provider} reason={}", refusal.code());
+        if let Some(v) = who {
+            detail.push_str(&format!(
+                " subject={} groups=[{}]",
+                v.subject,
+                v.groups.join(",")
+            ));
+        }
         if let Err(e) = self
             .audit_sso(ctx, "auth.login", provider, Outcome::Denied, detail)
             .await
@@ -397,12 +418,22 @@ impl Vault {
         };
         if !group_allowed(&verified.groups, &p.settings.allowed_groups) {
             return Err(self
-                .refuse_sso(ctx, provider, Refusal::GroupNotAllowed, port)
+                .refuse_sso_for(
+                    ctx,
+                    provider,
+                    Refusal::GroupNotAllowed,
+                    port,
+                    Some(&verified),
+                )
                 .await);
         }
         let (user, detail) = match self.sso_user(ctx, &p, &verified).await? {
             Ok(u) => u,
-            Err(r) => return Err(self.refuse_sso(ctx, provider, r, port).await),
+            Err(r) => {
+                return Err(self
+                    .refuse_sso_for(ctx, provider, r, port, Some(&verified))
+                    .await);
+            }
         };
         match (flow.cli_port, flow.cli_challenge) {
             (Some(port), Some(challenge)) => {
@@ -620,8 +651,9 @@ impl Vault {
             .map_err(|e| Error::internal(format!("write failed: {e}")))??;
         let now = self.clock().now();
         let invalid = || {
+            // RFC 6749 §5.2: a bad grant is 400 `invalid_grant`.
             Error::new(
-                Kind::Unauthenticated,
+                Kind::BadRequest,
                 "auth.sso_code_invalid",
                 Refusal::CliCodeInvalid.explanation(),
             )
