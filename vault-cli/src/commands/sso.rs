@@ -110,7 +110,7 @@ pub fn browser_login(client: &Client, address: &str, args: &LoginArgs) -> CliRes
 }
 
 fn minutes(secs: u64) -> String {
-    if secs % 60 == 0 && secs >= 60 {
+    if secs.is_multiple_of(60) && secs >= 60 {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} s")
