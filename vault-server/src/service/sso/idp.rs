@@ -125,6 +125,16 @@ pub struct AuthRequest {
 struct Cached {
     meta: CoreProviderMetadata,
     fetched: Instant,
+    /// The last fetch an unknown key id caused.
+    forced: Option<Instant>,
+}
+
+/// Whether to fetch discovery and keys again: the copy is over an hour
+/// old, or a token names an unknown key (`refresh`) and no such fetch ran
+/// in the last minute (so tokens with made-up key ids cannot make the
+/// server call the IdP at will).
+fn refetch(age: Duration, since_forced: Option<Duration>, refresh: bool) -> bool {
+    age >= METADATA_TTL || (refresh && since_forced.is_none_or(|f| f >= REFRESH_EVERY))
 }
 
 /// How long a discovery document is trusted before it is fetched again.
@@ -172,18 +182,21 @@ impl Provider {
     /// [`Refusal::IdpUnreachable`] within the outbound deadline.
     async fn metadata(&self, refresh: bool) -> Result<CoreProviderMetadata, Refusal> {
         let mut cache = self.cache.lock().await;
+        let mut forced = None;
         if let Some(c) = cache.as_ref() {
-            let age = c.fetched.elapsed();
-            let fresh = age < METADATA_TTL && !(refresh && age >= REFRESH_EVERY);
-            if fresh {
+            let since_forced = c.forced.map(|f| f.elapsed());
+            if !refetch(c.fetched.elapsed(), since_forced, refresh) {
                 return Ok(c.meta.clone());
             }
+            forced = c.forced;
         }
         match CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http).await {
             Ok(meta) => {
+                let now = Instant::now();
                 *cache = Some(Cached {
                     meta: meta.clone(),
-                    fetched: Instant::now(),
+                    fetched: now,
+                    forced: if refresh { Some(now) } else { forced },
                 });
                 Ok(meta)
             }
@@ -423,5 +436,22 @@ impl Provider {
                 .claims
                 .get(&self.settings.groups_claim),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_fetched_again_hourly_or_for_an_unknown_key_at_most_once_a_minute() {
+        let s = Duration::from_secs;
+        assert!(!refetch(s(10), None, false));
+        assert!(refetch(s(3600), None, false));
+        // An unknown key id: fetched at once the first time...
+        assert!(refetch(s(1), None, true));
+        // ...then not again within the minute, however many tokens ask.
+        assert!(!refetch(s(1), Some(s(30)), true));
+        assert!(refetch(s(90), Some(s(60)), true));
     }
 }
