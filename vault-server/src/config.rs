@@ -756,6 +756,15 @@ mod tests {
     }
 
     #[test]
+    fn sso_outside_dev_mode_needs_the_public_url() {
+        let sso = "[[oidc.providers]]\nname = \"corp\"\nissuer = \"https://idp.example.com\"\nclient_id = \"v\"\n";
+        let e = Config::from_toml_and_env(&format!("{TLS}{sso}"), []).unwrap_err();
+        assert!(e.to_string().contains("server.public_url"), "{e}");
+        let with = format!("{TLS}public_url = \"https://vault.example.com\"\n{sso}");
+        Config::from_toml_and_env(&with, []).unwrap();
+    }
+
+    #[test]
     fn docs_list_every_key() {
         let doc = include_str!("../../docs/configuration.md");
         for k in known_keys() {

@@ -691,3 +691,39 @@ fn the_cli_reports_a_refusal_and_needs_a_known_provider() {
     let e = String::from_utf8_lossy(&wrong.stderr);
     assert!(e.contains("the server has: corp"), "{e}");
 }
+
+#[test]
+fn check_config_reads_the_secret_without_showing_it_and_notes_loopback_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vault.toml");
+    let check = |issuer: &str, secret: Option<&str>| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[[oidc.providers]]\nname = \"corp-eu\"\nissuer = \"{issuer}\"\nclient_id = \"v\"\n"
+            ),
+        )
+        .unwrap();
+        let mut c = std::process::Command::new(vault_tests::server_bin());
+        c.args(["--dev", "check-config", "--config"]).arg(&cfg);
+        c.env_remove("VAULT_OIDC_CORP_EU_CLIENT_SECRET");
+        if let Some(s) = secret {
+            c.env("VAULT_OIDC_CORP_EU_CLIENT_SECRET", s);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, text) = check("http://127.0.0.1:9400", Some("hunter2-canary"));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("plain-HTTP issuer"), "{text}");
+    assert!(!text.contains("hunter2-canary"), "{text}");
+    let (code, text) = check("http://127.0.0.1:9400", None);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("VAULT_OIDC_CORP_EU_CLIENT_SECRET"), "{text}");
+    let (code, text) = check("http://idp.example.com", Some("x"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("only on a loopback address"), "{text}");
+}

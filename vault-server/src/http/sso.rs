@@ -19,7 +19,8 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vault_core::api::{
-    LinkIdentity, LoginResponse, SsoCodeExchange, SsoIdentity, SsoIdentityList, SsoProviderList,
+    ErrorBody, LinkIdentity, LoginResponse, SsoCodeExchange, SsoIdentity, SsoIdentityList,
+    SsoProviderList,
 };
 use vault_core::sso::{Refusal, is_pkce_challenge, safe_return_to};
 
@@ -175,7 +176,10 @@ pub struct StartQuery {
     params(ProviderPath, StartQuery),
     responses(
         (status = 303, description = "To the IdP's authorization endpoint (code flow, PKCE S256, state, nonce); sets the pre-login cookie"),
-        (status = 400, description = "A bad CLI port or challenge (an HTML page)", content_type = "text/html", body = String),
+        (status = 400, description = "A bad CLI port or challenge (an HTML page); a request path that is not canonical (JSON, before routing)", content(
+            (String = "text/html"),
+            (ErrorBody = "application/json")
+        )),
         (status = 404, description = "No such provider (an HTML page)", content_type = "text/html", body = String),
         (status = 502, description = "The IdP could not be reached (an HTML page)", content_type = "text/html", body = String),
         (status = 503, description = "Sealed (an HTML page)", content_type = "text/html", body = String)
@@ -268,7 +272,10 @@ pub struct CallbackQuery {
     params(ProviderPath, CallbackQuery),
     responses(
         (status = 303, description = "Signed in: to `return_to` with the session cookie, or to the CLI's loopback listener with a one-time code"),
-        (status = 400, description = "Refused; the page names the reason code (docs/sso.md)", content_type = "text/html", body = String),
+        (status = 400, description = "Refused; the page names the reason code (docs/sso.md); a request path that is not canonical (JSON, before routing)", content(
+            (String = "text/html"),
+            (ErrorBody = "application/json")
+        )),
         (status = 404, description = "No such provider (an HTML page)", content_type = "text/html", body = String),
         (status = 502, description = "The IdP could not be reached (an HTML page)", content_type = "text/html", body = String),
         (status = 503, description = "Sealed (an HTML page)", content_type = "text/html", body = String)
