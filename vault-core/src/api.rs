@@ -54,8 +54,10 @@ use crate::secret::SecretText;
 
 pub mod identity;
 pub mod sso;
+pub mod workload;
 pub use identity::*;
 pub use sso::*;
+pub use workload::*;
 
 /// The one error shape: `{"error":{"code","message","request_id"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -160,3 +160,48 @@ mod tests {
         assert_eq!(c2.now().as_millis(), 90_000);
     }
 }
+
+/// Parses a duration written `30s`, `15m`, `12h` or `30d` into seconds
+/// (positive, no overflow); `None` otherwise.
+pub fn parse_duration_secs(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let split = s.len().checked_sub(1)?;
+    if !s.is_char_boundary(split) {
+        return None;
+    }
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+    let mul = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration_secs;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_secs("15m"), Some(900));
+        assert_eq!(parse_duration_secs(" 2h "), Some(7200));
+        assert_eq!(parse_duration_secs("30d"), Some(2_592_000));
+        for bad in [
+            "",
+            "m",
+            "0m",
+            "-1m",
+            "15",
+            "15x",
+            "1.5h",
+            "9223372036854775807d",
+            "1é",
+        ] {
+            assert_eq!(parse_duration_secs(bad), None, "{bad}");
+        }
+    }
+}

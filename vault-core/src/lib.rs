@@ -19,6 +19,8 @@
 //! - [`session`]: session lifetimes and login throttling.
 //! - [`sso`]: single sign-on rules: safe `return_to`, outbound address
 //!   checks, PKCE S256, new-user names, group-to-role bindings, refusal codes.
+//! - [`workload`]: workload identity (CI and Kubernetes JWTs): accepted
+//!   algorithms, bound-claim matching, token age, names, refusal codes.
 //! - [`api`]: the JSON wire types of the HTTP API, so server and CLI agree by
 //!   construction.
 
@@ -33,3 +35,4 @@ pub mod quota;
 pub mod secret;
 pub mod session;
 pub mod sso;
+pub mod workload;

@@ -11,8 +11,10 @@ use serde::Deserialize;
 
 pub mod identity;
 pub mod oidc;
+pub mod workload;
 pub use identity::IdentityConfig;
 pub use oidc::OidcConfig;
+pub use workload::WorkloadConfig;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// `[[oidc.providers]]`: single sign-on.
     pub oidc: OidcConfig,
+    /// `[[workload_identity.issuers]]`: CI and cluster tokens.
+    pub workload_identity: WorkloadConfig,
     /// Metrics.
     pub telemetry: TelemetryConfig,
 }
@@ -460,6 +464,9 @@ impl Config {
             .validate(self.server.dev)
             .map_err(ConfigError::Invalid)?;
         self.oidc.validate().map_err(ConfigError::Invalid)?;
+        self.workload_identity
+            .validate()
+            .map_err(ConfigError::Invalid)?;
         if !self.oidc.providers.is_empty() && self.server.public_url.is_none() && !self.server.dev {
             return bad(
                 "[[oidc.providers]] needs server.public_url: the IdP sends browsers back to \

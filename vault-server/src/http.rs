@@ -19,6 +19,7 @@ pub mod serve;
 pub mod sso;
 pub mod sys;
 pub mod ui;
+pub mod workload;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -57,7 +58,8 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .routes(routes!(sys::metrics))
         .routes(routes!(openapi::serve))
         .merge(identity::open_routes())
-        .merge(sso::open_routes());
+        .merge(sso::open_routes())
+        .merge(workload::open_routes());
     let with_credential = OpenApiRouter::new()
         .routes(routes!(sys::seal))
         .routes(routes!(sys::rotate_root))
@@ -88,6 +90,7 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .routes(routes!(audit::public_key))
         .merge(identity::routes())
         .merge(sso::routes())
+        .merge(workload::routes())
         .route_layer(axum::middleware::from_fn(extract::require_credential));
     without_credential.merge(with_credential)
 }

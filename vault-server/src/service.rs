@@ -8,8 +8,10 @@
 //! - [`rewrap`]: the persisted, resumable rewrap job.
 //! - [`audit`]: listing, export, verification, checkpoints, retention.
 //! - [`cache`]: credential and version caches, invalidated by any change.
+//! - [`outbound`]: the guarded HTTP client for calls to IdPs and issuers.
 //! - [`sso`]: single sign-on with OpenID Connect.
 //! - [`tasks`]: periodic background work.
+//! - [`workload`]: workload identity (CI and cluster JWTs for tokens).
 
 pub mod access;
 pub mod audit;
@@ -18,6 +20,7 @@ pub mod error;
 pub mod identity;
 pub mod keys;
 pub mod lifecycle;
+pub mod outbound;
 pub mod rewrap;
 pub mod root;
 pub mod secrets;
@@ -25,6 +28,7 @@ pub mod sso;
 pub mod tasks;
 #[cfg(test)]
 mod tests;
+pub mod workload;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -99,6 +103,8 @@ pub struct Settings {
     pub identity: identity::IdentitySettings,
     /// Single sign-on providers (with their client secrets).
     pub sso: sso::SsoSettings,
+    /// Workload identity issuers and their configured roles.
+    pub workload: crate::config::WorkloadConfig,
 }
 
 impl Settings {
@@ -127,6 +133,7 @@ impl Settings {
             identity: identity::IdentitySettings::from_config(&c.identity, None),
             // Secrets are read at start (app.rs), not here.
             sso: sso::SsoSettings::default(),
+            workload: c.workload_identity.clone(),
         }
     }
 }
@@ -159,6 +166,8 @@ struct Inner {
     cache: Arc<cache::ReadCache>,
     /// Single sign-on providers.
     sso: sso::SsoState,
+    /// Workload identity issuers.
+    workload: workload::WorkloadState,
 }
 
 impl Vault {
@@ -181,6 +190,7 @@ impl Vault {
         metrics.set_sealed(true);
         let identity = identity::IdentityState::new(&settings.identity);
         let sso = sso::SsoState::new(&settings.sso).map_err(Error::internal)?;
+        let workload = workload::WorkloadState::new(&settings.workload).map_err(Error::internal)?;
         let identity_settings = Arc::new(settings.identity.clone());
         let cache = Arc::new(cache::ReadCache::new(
             store.0.changes(),
@@ -202,6 +212,7 @@ impl Vault {
                 identity_settings,
                 cache,
                 sso,
+                workload,
             }),
         })
     }
@@ -362,6 +373,11 @@ impl Vault {
     /// Single sign-on providers.
     pub(crate) fn sso_state(&self) -> &sso::SsoState {
         &self.inner.sso
+    }
+
+    /// Workload identity issuers.
+    pub(crate) fn workload_state(&self) -> &workload::WorkloadState {
+        &self.inner.workload
     }
 
     /// Identity runtime state (hash limiter, dummy hash).

@@ -13,6 +13,7 @@
 pub mod identity;
 pub mod sqlite;
 pub mod sso;
+pub mod workload;
 
 use std::sync::Arc;
 
@@ -420,7 +421,7 @@ pub struct ArchiveRow {
 }
 
 /// Queries.
-pub trait Reader: identity::IdentityReader + sso::SsoReader {
+pub trait Reader: identity::IdentityReader + sso::SsoReader + workload::WorkloadReader {
     /// The seal configuration, once initialized.
     fn seal_config(&self) -> Result<Option<SealConfigRow>, StoreError>;
     /// A wrapped system secret.
@@ -498,7 +499,9 @@ pub trait Reader: identity::IdentityReader + sso::SsoReader {
 }
 
 /// Changes (inside the writer's transaction).
-pub trait Writer: Reader + identity::IdentityWriter + sso::SsoWriter {
+pub trait Writer:
+    Reader + identity::IdentityWriter + sso::SsoWriter + workload::WorkloadWriter
+{
     /// Stores the seal configuration (replaces it on root rotation).
     fn put_seal_config(&mut self, row: &SealConfigRow) -> Result<(), StoreError>;
     /// Stores a wrapped system secret.

@@ -31,26 +31,11 @@ fn process_env(name: &str) -> Option<String> {
 
 /// Parses `90d`, `12h`, `30m`, `45s` into seconds.
 pub fn parse_duration(s: &str) -> CliResult<i64> {
-    let bad = || {
+    vault_core::clock::parse_duration_secs(s).ok_or_else(|| {
         CliError::new(format!("{s:?} is not a duration"))
             .hint("use a number with a unit: 30s, 15m, 12h, 30d")
             .code(crate::error::exit::USAGE)
-    };
-    let s = s.trim();
-    let split = s.len().checked_sub(1).ok_or_else(bad)?;
-    let (n, unit) = s.split_at(split);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let mul = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    if n <= 0 {
-        return Err(bad());
-    }
-    n.checked_mul(mul).ok_or_else(bad)
+    })
 }
 
 /// `--since`: a duration back from now, or an RFC 3339 time.

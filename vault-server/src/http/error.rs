@@ -42,6 +42,7 @@ pub fn status(kind: Kind) -> StatusCode {
         Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Kind::Throttled => StatusCode::TOO_MANY_REQUESTS,
         Kind::Sealed => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Upstream => StatusCode::BAD_GATEWAY,
         Kind::Integrity | Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -129,6 +129,18 @@ pub struct UserIdentityPath {
     pub id: String,
 }
 
+/// `{issuer}/{name}` of a workload role.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct WorkloadRolePath {
+    /// A configured workload issuer's name.
+    #[param(pattern = "^[a-z0-9][a-z0-9-]*$", min_length = 1, max_length = 32)]
+    pub issuer: String,
+    /// The role's name.
+    #[param(pattern = "^[a-z0-9][a-z0-9-]*$", min_length = 1, max_length = 64)]
+    pub name: String,
+}
+
 /// `{id}` of a session, token, binding, emergency grant or rewrap job.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

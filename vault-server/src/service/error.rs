@@ -24,6 +24,9 @@ pub enum Kind {
     Throttled,
     /// Sealed or not initialized (503).
     Sealed,
+    /// A server this one depends on (an identity provider, a workload
+    /// issuer) could not be reached or answered nonsense (502).
+    Upstream,
     /// Stored data failed authentication (500, distinct code).
     Integrity,
     /// Anything else (500, no detail shown).

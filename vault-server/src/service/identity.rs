@@ -157,7 +157,7 @@ fn user_wire(u: &UserRow) -> User {
     }
 }
 
-fn token_wire(t: &ServiceTokenRow, creator: String) -> ServiceToken {
+pub(crate) fn token_wire(t: &ServiceTokenRow, creator: String) -> ServiceToken {
     ServiceToken {
         id: t.id.clone(),
         name: t.name.clone(),

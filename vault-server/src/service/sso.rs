@@ -1,7 +1,6 @@
 //! Single sign-on with OpenID Connect (authorization code flow with PKCE;
 //! OpenID Connect Core 1.0, RFC 6749, RFC 7636, RFC 8252 for the CLI).
 //!
-//! - [`outbound`]: the guarded HTTP client for calls to IdPs.
 //! - [`idp`]: one provider: discovery and keys, authorization request, code
 //!   exchange, ID token validation.
 //! - here: the flow. `start` stores the request (state hash, PKCE verifier,
@@ -13,7 +12,6 @@
 //!   stable reason code when refused; never a code, token or secret.
 
 pub mod idp;
-pub mod outbound;
 
 use std::sync::Arc;
 

@@ -5,6 +5,7 @@ mod identity;
 mod migrate;
 mod queries;
 mod sso;
+mod workload;
 pub mod writer;
 
 use std::path::Path;

@@ -244,7 +244,10 @@ pub fn check_credential(
             ));
         }
         // A user's token never carries more than the user holds now.
-        let creator_grants = if t.created_by == "root" {
+        // Root's tokens, and tokens minted under a role in the server's
+        // configuration (the operator's trust), are bounded by their scope
+        // alone.
+        let creator_grants = if t.created_by == "root" || t.created_by.starts_with("workload:") {
             None
         } else {
             let creator = r.user_by_id(&t.created_by)?;

@@ -161,14 +161,15 @@ impl Vault {
                         Vec::new()
                     };
                     for t in r.service_tokens(mine.as_deref())? {
-                        let creator = if t.created_by == "root" {
-                            "root".to_owned()
-                        } else {
-                            r.user_by_id(&t.created_by)?.map_or_else(
-                                || format!("user-id:{}", t.created_by),
-                                |u| format!("user:{}", u.username),
-                            )
-                        };
+                        let creator =
+                            if t.created_by == "root" || t.created_by.starts_with("workload:") {
+                                t.created_by.clone()
+                            } else {
+                                r.user_by_id(&t.created_by)?.map_or_else(
+                                    || format!("user-id:{}", t.created_by),
+                                    |u| format!("user:{}", u.username),
+                                )
+                            };
                         out.push(token_wire(&t, creator));
                     }
                     Ok((out, roots))

@@ -3,7 +3,7 @@
 //! minute), the authorization request, the code exchange and the complete
 //! ID token validation (OpenID Connect Core 1.0 §3.1.3.7).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use openidconnect::core::{
     CoreClient, CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
@@ -20,8 +20,8 @@ use tokio::sync::Mutex;
 use vault_core::secret::SecretText;
 use vault_core::sso::{GroupRole, Refusal, groups_from_claim};
 
-use super::outbound::GuardedHttp;
 use crate::config::oidc::{OidcProvider, Provisioning, TokenAuthMethod, issuer_url};
+use crate::service::outbound::{GuardedHttp, refetch};
 
 /// Claims beyond the standard ones (where the groups are).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -129,18 +129,6 @@ struct Cached {
     forced: Option<Instant>,
 }
 
-/// Whether to fetch discovery and keys again: the copy is over an hour
-/// old, or a token names an unknown key (`refresh`) and no such fetch ran
-/// in the last minute (so tokens with made-up key ids cannot make the
-/// server call the IdP at will).
-fn refetch(age: Duration, since_forced: Option<Duration>, refresh: bool) -> bool {
-    age >= METADATA_TTL || (refresh && since_forced.is_none_or(|f| f >= REFRESH_EVERY))
-}
-
-/// How long a discovery document is trusted before it is fetched again.
-const METADATA_TTL: Duration = Duration::from_secs(3600);
-/// Least time between two key refreshes caused by unknown key ids.
-const REFRESH_EVERY: Duration = Duration::from_secs(60);
 /// Leeway for `iat` in the future (clock skew), seconds.
 const IAT_LEEWAY_SECS: i64 = 60;
 
@@ -436,22 +424,5 @@ impl Provider {
                 .claims
                 .get(&self.settings.groups_claim),
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_fetched_again_hourly_or_for_an_unknown_key_at_most_once_a_minute() {
-        let s = Duration::from_secs;
-        assert!(!refetch(s(10), None, false));
-        assert!(refetch(s(3600), None, false));
-        // An unknown key id: fetched at once the first time...
-        assert!(refetch(s(1), None, true));
-        // ...then not again within the minute, however many tokens ask.
-        assert!(!refetch(s(1), Some(s(30)), true));
-        assert!(refetch(s(90), Some(s(60)), true));
     }
 }

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "oidc",
         include_str!("../../../../migrations/sqlite/0005_oidc.sql"),
     ),
+    (
+        6,
+        "workload",
+        include_str!("../../../../migrations/sqlite/0006_workload.sql"),
+    ),
 ];
 
 /// Applies missing migrations, each in its own transaction.

@@ -1,7 +1,7 @@
-//! The guarded HTTP client for calls the server makes to an identity
-//! provider (discovery, JWKS, token, userinfo), and later to workload
-//! issuers. Every call has a 10-second deadline and a 1 MiB answer cap,
-//! follows no redirect, and connects only to addresses
+//! The guarded HTTP client for every call the server makes out: to OIDC
+//! identity providers (discovery, JWKS, token, userinfo) and to workload
+//! identity issuers (discovery, JWKS). Every call has a 10-second deadline
+//! and a 1 MiB answer cap, follows no redirect, and connects only to addresses
 //! [`vault_core::sso::outbound_allowed`] permits: never link-local or cloud
 //! metadata addresses, private ranges only when the issuer itself is on one
 //! (OWASP SSRF Prevention Cheat Sheet).
@@ -16,6 +16,20 @@ use std::time::Duration;
 use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use vault_core::sso::{is_private, outbound_allowed};
+
+/// How long a discovery document or key set is trusted before it is
+/// fetched again.
+pub const KEYS_TTL: Duration = Duration::from_secs(3600);
+/// Least time between two key fetches caused by unknown key ids.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
+
+/// Whether to fetch discovery and keys again: the copy is `age` old (over
+/// [`KEYS_TTL`]: yes), or a token names an unknown key (`refresh`) and no
+/// such fetch ran in the last minute (`since_forced`), so tokens with
+/// made-up key ids cannot make the server call the issuer at will.
+pub fn refetch(age: Duration, since_forced: Option<Duration>, refresh: bool) -> bool {
+    age >= KEYS_TTL || (refresh && since_forced.is_none_or(|f| f >= REFRESH_EVERY))
+}
 
 /// Deadline of one outbound call, connection included.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -260,6 +274,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 302);
+    }
+
+    #[test]
+    fn keys_are_fetched_again_hourly_or_for_an_unknown_key_at_most_once_a_minute() {
+        let s = Duration::from_secs;
+        assert!(!refetch(s(10), None, false));
+        assert!(refetch(s(3600), None, false));
+        // An unknown key id: fetched at once the first time...
+        assert!(refetch(s(1), None, true));
+        // ...then not again within the minute, however many tokens ask.
+        assert!(!refetch(s(1), Some(s(30)), true));
+        assert!(refetch(s(90), Some(s(60)), true));
     }
 
     #[tokio::test(start_paused = true)]
