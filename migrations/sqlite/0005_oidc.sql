@@ -12,6 +12,7 @@ CREATE TABLE oidc_flows (
     pkce_verifier TEXT    NOT NULL,            -- RFC 7636; useless without the code
     nonce         TEXT    NOT NULL,
     return_to     TEXT    NOT NULL,
+    source        TEXT    NOT NULL,            -- the starting client's address (a cap per address)
     cli_port      INTEGER,                     -- set when `vault login --oidc` started it
     cli_challenge TEXT,                        -- the CLI's own S256 challenge
     created_at    INTEGER NOT NULL,

@@ -47,7 +47,7 @@ pub fn safe_return_to(return_to: Option<&str>) -> &str {
 /// `allow_private` (the issuer itself is configured there).
 pub fn outbound_allowed(ip: IpAddr, allow_private: bool) -> bool {
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
         v4 => v4,
     };
     match ip {
@@ -81,6 +81,30 @@ pub fn outbound_allowed(ip: IpAddr, allow_private: bool) -> bool {
             let private = v6.is_loopback() || (s[0] & 0xfe00) == 0xfc00;
             !private || allow_private
         }
+    }
+}
+
+/// The IPv4 address inside an IPv6 one that carries it: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64
+/// (`64:ff9b::/96`, RFC 6052), 6to4 (`2002::/16`, RFC 3056) and Teredo
+/// (`2001::/32`, RFC 4380). Each is checked as the IPv4 address it reaches.
+fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let from = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        std::net::Ipv4Addr::new(a, b, c, d)
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    match s {
+        [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 || lo > 1 => Some(from(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(from(hi, lo)),
+        // Teredo: the client's address is stored inverted in the last 32 bits.
+        [0x2001, 0, .., hi, lo] => Some(from(!hi, !lo)),
+        _ => None,
     }
 }
 
@@ -360,6 +384,10 @@ mod tests {
     fn outbound_addresses() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         for never in [
+            "::169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:5601:5601",
             "169.254.169.254",
             "0.0.0.0",
             "fd00:ec2::254",

@@ -90,6 +90,24 @@ fn session_of(hop: &Hop) -> Option<String> {
     })
 }
 
+/// The link of the page that hands a CLI login's code to the loopback
+/// listener (the page asks before the browser goes there).
+fn handoff_link(hop: &Hop) -> String {
+    assert_eq!(hop.status, 200, "{hop:?}");
+    assert!(
+        hop.body.contains("Finish signing in to the vault CLI"),
+        "{}",
+        hop.body
+    );
+    let at = hop
+        .body
+        .find("href=\"http://127.0.0.1:")
+        .expect("link to the CLI")
+        + 6;
+    let end = hop.body[at..].find('"').unwrap() + at;
+    hop.body[at..end].replace("&amp;", "&")
+}
+
 fn as_session(s: &Server, hop: &Hop) -> vault_tests::Client {
     assert_eq!(hop.status, 303, "{hop:?}");
     let token = session_of(hop).unwrap_or_else(|| panic!("no session cookie: {hop:?}"));
@@ -468,7 +486,7 @@ fn existing_provisioning_needs_a_link_and_allowed_groups_keep_others_out() {
     // The refusal's record names the subject to link.
     let last = audit(&s, "auth.login");
     let d = last.last().unwrap()["detail"].as_str().unwrap().to_owned();
-    assert!(d.contains("subject=bob groups=[staff]"), "{d}");
+    assert!(d.contains("subject=\"bob\" groups=[\"staff\"]"), "{d}");
     assert_eq!(
         admin
             .post(
@@ -498,14 +516,49 @@ fn existing_provisioning_needs_a_link_and_allowed_groups_keep_others_out() {
         &login(&s, &idp, &UserAgent::new(), "corp", "bob", "bob-pw"),
     );
     assert_eq!(robert.get("/v1/auth/whoami").json["name"], "robert");
-    // Unlinked: refused again.
+    // Linking decides who signs in as a user: someone with users.manage but
+    // less than the target holds (a security officer: no secret values)
+    // can neither link nor unlink the identity of a user who reads secrets.
+    admin.setup("payments", "prod");
+    let b = admin.post(
+        "/v1/bindings",
+        json!({ "user": "robert", "role": "reader", "scope": "payments/*" }),
+    );
+    assert_eq!(b.status, 201, "{b:?}");
+    let pw = "correct horse battery staple 42";
+    admin.post("/v1/users", json!({ "username": "olga", "password": pw }));
+    admin.post(
+        "/v1/bindings",
+        json!({ "user": "olga", "role": "security-officer", "scope": "*" }),
+    );
+    let olga = s.anonymous().post(
+        "/v1/auth/login",
+        json!({ "username": "olga", "password": pw }),
+    );
+    let olga = s.anonymous().with_token(olga.json["token"].as_str());
+    let steal = olga.post(
+        "/v1/users/robert/identities",
+        json!({ "provider": "corp", "subject": "olga-at-idp" }),
+    );
+    assert_eq!(steal.status, 403, "{steal:?}");
+    assert_eq!(steal.code(), "access.escalation");
+    assert!(steal.text.contains("secrets.read"), "{steal:?}");
     let id = link.json["id"].as_str().unwrap();
+    let unlink = olga.delete(&format!("/v1/users/robert/identities/{id}"));
+    assert_eq!(unlink.status, 403, "{unlink:?}");
+    // The binding change ended robert's session; sign in again.
+    let robert = as_session(
+        &s,
+        &login(&s, &idp, &UserAgent::new(), "corp", "bob", "bob-pw"),
+    );
+    // Unlinked: refused again, and the identity's sessions are over.
     assert_eq!(
         admin
             .delete(&format!("/v1/users/robert/identities/{id}"))
             .status,
         204
     );
+    assert_eq!(robert.get("/v1/auth/whoami").status, 401);
     refused_with(
         &s,
         &login(&s, &idp, &UserAgent::new(), "corp", "bob", "bob-pw"),
@@ -631,16 +684,28 @@ fn vault_login_oidc_through_the_real_cli() {
         assert_eq!(first.status, 303, "{first:?}");
         let back = ua.login_at_idp(&first, &idp.issuer, "alice", "alice-pw");
         let to_cli = ua.get(&back);
-        let loopback = to_cli.location.clone().expect("redirect to the CLI");
-        assert!(loopback.starts_with("http://127.0.0.1:"), "{loopback}");
         assert!(
             session_of(&to_cli).is_none(),
             "no cookie session for a CLI flow"
         );
+        let loopback = handoff_link(&to_cli);
+        assert!(loopback.starts_with("http://127.0.0.1:"), "{loopback}");
+        // A page that is not this flow (no state) is turned away, and the
+        // CLI goes on waiting.
+        let port_url = loopback.split("/callback").next().unwrap().to_owned();
+        let forged = ua.get(&format!("{port_url}/callback?code=forged"));
+        assert_eq!(forged.status, 400, "{forged:?}");
         let page = ua.get(&loopback);
         assert!(page.body.contains("You can close this tab"), "{page:?}");
         // The code is single-use: the CLI redeemed it already.
-        let code = loopback.split("code=").nth(1).unwrap().to_owned();
+        let code = loopback
+            .split("code=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
         let again = s.anonymous().post(
             "/v1/auth/oidc/token",
             json!({ "code": code, "code_verifier": "a".repeat(64) }),

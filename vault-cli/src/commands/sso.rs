@@ -76,11 +76,11 @@ pub fn browser_login(client: &Client, address: &str, args: &LoginArgs) -> CliRes
         .local_addr()
         .map_err(|e| CliError::new("cannot read the listener's port").source(e))?
         .port();
+    let challenge = pkce_challenge(verifier.expose_secret());
     let url = format!(
-        "{}{}?cli_port={port}&cli_challenge={}",
+        "{}{}?cli_port={port}&cli_challenge={challenge}",
         address.trim_end_matches('/'),
         provider.start_url,
-        pkce_challenge(verifier.expose_secret())
     );
     output::note(&format!(
         "Sign in with {} in your browser:\n\n  {url}\n\nWaiting up to {} for the sign-in to finish \
@@ -91,7 +91,7 @@ pub fn browser_login(client: &Client, address: &str, args: &LoginArgs) -> CliRes
     if !args.no_browser && !open_browser(&url) {
         output::note("(could not open a browser; open the URL above yourself)");
     }
-    let code = match wait_for_callback(&listener, Duration::from_secs(args.timeout))? {
+    let code = match wait_for_callback(&listener, Duration::from_secs(args.timeout), &challenge)? {
         Callback::Code(c) => c,
         Callback::Refused(reason) => {
             let why = Refusal::from_code(&reason)
@@ -144,7 +144,11 @@ fn open_browser(url: &str) -> bool {
 
 /// Accepts connections until one brings `/callback?code=` or `?error=`, or
 /// the deadline passes. Other requests (a favicon) get a 404.
-fn wait_for_callback(listener: &TcpListener, timeout: Duration) -> CliResult<Callback> {
+fn wait_for_callback(
+    listener: &TcpListener,
+    timeout: Duration,
+    state: &str,
+) -> CliResult<Callback> {
     listener
         .set_nonblocking(true)
         .map_err(|e| CliError::new("listener").source(e))?;
@@ -152,7 +156,7 @@ fn wait_for_callback(listener: &TcpListener, timeout: Duration) -> CliResult<Cal
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
-                if let Some(cb) = answer(stream) {
+                if let Some(cb) = answer(stream, state) {
                     return Ok(cb);
                 }
             }
@@ -174,10 +178,14 @@ fn wait_for_callback(listener: &TcpListener, timeout: Duration) -> CliResult<Cal
     }
 }
 
-fn answer(stream: TcpStream) -> Option<Callback> {
+/// Answers one connection; the callback it carried, if it is this login's
+/// (its `state` is the S256 challenge only this CLI and the server know).
+fn answer(stream: TcpStream, state: &str) -> Option<Callback> {
+    use std::io::Read as _;
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    // At most 16 KiB of request line and headers.
+    let mut reader = BufReader::new(stream.try_clone().ok()?.take(16 * 1024));
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     // Drain the headers so the browser sees a clean answer.
@@ -193,7 +201,13 @@ fn answer(stream: TcpStream) -> Option<Callback> {
                 .find_map(|kv| kv.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
         })
     };
+    let ours = param("state") == Some(state);
     let (status, body, result) = match (param("code"), param("error")) {
+        _ if !ours => (
+            "400 Bad Request",
+            "This answer is not for the sign-in this vault command is waiting for.",
+            None,
+        ),
         (Some(c), _) if !c.is_empty() => (
             "200 OK",
             "Signed in to vault. You can close this tab and go back to the terminal.",

@@ -132,17 +132,25 @@ impl OidcConfig {
 
     /// Lines `check-config` prints about the providers (never a secret).
     pub fn notes(&self) -> Vec<String> {
-        self.providers
-            .iter()
-            .filter(|p| p.issuer.starts_with("http://"))
-            .map(|p| {
-                format!(
+        let mut out = Vec::new();
+        for p in &self.providers {
+            if p.issuer.starts_with("http://") {
+                out.push(format!(
                     "oidc provider {:?}: plain-HTTP issuer {} accepted because it is on a \
                      loopback address (tests, a local IdP); use https for anything else",
                     p.name, p.issuer
-                )
-            })
-            .collect()
+                ));
+            }
+            if p.provisioning == Provisioning::Auto && p.allowed_groups.is_empty() {
+                out.push(format!(
+                    "oidc provider {:?}: every account the IdP signs in gets a vault user \
+                     (provisioning = \"auto\", allowed_groups = []); set allowed_groups or \
+                     provisioning = \"existing\" unless that is what you want",
+                    p.name
+                ));
+            }
+        }
+        out
     }
 }
 
@@ -249,6 +257,14 @@ impl OidcProvider {
             }
             if g.group.is_empty() {
                 return Err(at("group_roles: group is empty".into()));
+            }
+            let global = vault_core::access::Role::builtin(&g.role)
+                .is_some_and(|r| r.permissions.iter().any(|p| p.is_global()));
+            if global && g.scope != "*" && g.scope != "*/*" {
+                return Err(at(format!(
+                    "group_roles: role {} holds global actions: bind it on \"*\"",
+                    g.role
+                )));
             }
         }
         Ok(())

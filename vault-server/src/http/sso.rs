@@ -119,7 +119,7 @@ fn failure_page(f: SsoFailure) -> Response {
                 html! {
                     section.card {
                         h1 { "Single sign-on failed" }
-                        p.error role="alert" { (e.message) }
+                        p.error role="alert" { (ui::shown_message(&e)) }
                         p { "Code: " code { (e.code) } }
                         p { a href="/ui/login" { "Back to sign in" } }
                     }
@@ -271,7 +271,8 @@ pub struct CallbackQuery {
     tag = "auth",
     params(ProviderPath, CallbackQuery),
     responses(
-        (status = 303, description = "Signed in: to `return_to` with the session cookie, or to the CLI's loopback listener with a one-time code"),
+        (status = 303, description = "Signed in: to `return_to` with the session cookie"),
+        (status = 200, description = "A CLI login: a page that asks before it hands the one-time code to the CLI's loopback listener", content_type = "text/html", body = String),
         (status = 400, description = "Refused; the page names the reason code (docs/sso.md); a request path that is not canonical (JSON, before routing)", content(
             (String = "text/html"),
             (ErrorBody = "application/json")
@@ -325,9 +326,40 @@ pub async fn callback(
             }
             r
         }
-        Ok(Finish::Cli { redirect }) => see_other(&redirect),
+        Ok(Finish::Cli { redirect, port }) => cli_handoff(&redirect, port),
         Err(f) => failure_page(f),
     }
+}
+
+/// The last step of a CLI login: a page on this site that names the port
+/// and asks before the browser carries the one-time code to it. A link
+/// someone else made (with their own CLI port) then cannot hand a signed-in
+/// person's code to a local listener without the person seeing it.
+fn cli_handoff(redirect: &str, port: u16) -> Response {
+    let mut r = ui::page(
+        StatusCode::OK,
+        ui::layout(
+            "Finish signing in",
+            html! {
+                section.card {
+                    h1 { "Finish signing in to the vault CLI" }
+                    p {
+                        "You signed in at your identity provider. The last step hands the \
+                         session to the " code { "vault" } " command waiting on port "
+                        strong { (port) } " of this computer."
+                    }
+                    p.muted {
+                        "Continue only if you ran " code { "vault login --oidc" } " yourself just \
+                         now. If you did not, close this tab: nothing is signed in."
+                    }
+                    a.button.secondary #continue href=(redirect) { "Continue to the vault CLI" }
+                }
+            },
+        ),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// `POST /v1/auth/oidc/token`: the CLI's one-time code for a session.

@@ -412,7 +412,7 @@ pub async fn revoke_session(
 
 /// What a page may say of an error: its message, except for internal and
 /// integrity errors, whose detail stays in the server log.
-fn shown_message(e: &Error) -> &str {
+pub(super) fn shown_message(e: &Error) -> &str {
     match e.kind {
         Kind::Internal | Kind::Integrity => "Something went wrong on the server.",
         _ => e.message.as_str(),

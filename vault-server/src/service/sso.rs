@@ -27,11 +27,12 @@ use vault_core::sso::{
 use self::idp::{Provider, ProviderSettings, Verified};
 use crate::config::OidcConfig;
 use crate::config::oidc::Provisioning;
-use crate::service::identity::auth::{find_role, resolve};
+use crate::service::identity::auth::{find_role, grants_hold, resolve};
 use crate::service::identity::{user_not_found, username};
-use crate::service::{Action, Ctx, Error, Kind, Result, Vault};
+use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
 use crate::store::identity::UserRow;
 use crate::store::sso::{CliCodeRow, FlowRow, IdentityRow};
+use vault_core::access::Scope;
 
 /// How long a started flow may be finished, seconds.
 pub const FLOW_TTL_SECS: i64 = 600;
@@ -39,6 +40,9 @@ pub const FLOW_TTL_SECS: i64 = 600;
 pub const CLI_CODE_TTL_SECS: i64 = 60;
 /// Flows in flight at most (a flood of starts cannot fill the disk).
 pub const MAX_FLOWS: u64 = 10_000;
+/// Flows in flight from one address at most (one client cannot take them
+/// all).
+pub const MAX_FLOWS_PER_SOURCE: u64 = 50;
 
 /// The configured providers with their secrets, read once at start.
 #[derive(Debug, Clone, Default)]
@@ -100,7 +104,7 @@ pub struct CliReturn {
 }
 
 /// The IdP's answer on the callback URL.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CallbackParams {
     /// `state`.
     pub state: Option<String>,
@@ -112,8 +116,17 @@ pub struct CallbackParams {
     pub iss: Option<String>,
 }
 
+// Hand-written: the code never reaches a log.
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackParams")
+            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A finished login.
-#[derive(Debug)]
 pub enum Finish {
     /// A browser login: set the session cookie and go to `return_to`.
     Browser {
@@ -124,8 +137,10 @@ pub enum Finish {
     },
     /// A CLI login: send the browser to the CLI's loopback listener.
     Cli {
-        /// `http://127.0.0.1:PORT/callback?code=...`.
+        /// `http://127.0.0.1:PORT/callback?code=...&state=...`.
         redirect: String,
+        /// The CLI's port (shown on the confirmation page).
+        port: u16,
     },
 }
 
@@ -228,10 +243,9 @@ impl Vault {
         ctx: &Ctx,
         provider: &str,
         refusal: Refusal,
-        cli_port: Option<u16>,
+        cli: Option<(u16, &str)>,
     ) -> SsoFailure {
-        self.refuse_sso_for(ctx, provider, refusal, cli_port, None)
-            .await
+        self.refuse_sso_for(ctx, provider, refusal, cli, None).await
     }
 
     /// A refusal after the ID token was validated: the record names the
@@ -241,16 +255,12 @@ impl Vault {
         ctx: &Ctx,
         provider: &str,
         refusal: Refusal,
-        cli_port: Option<u16>,
+        cli: Option<(u16, &str)>,
         who: Option<&Verified>,
     ) -> SsoFailure {
         let mut detail = format!("method=oidc provider={provider} reason={}", refusal.code());
         if let Some(v) = who {
-            detail.push_str(&format!(
-                " subject={} groups=[{}]",
-                v.subject,
-                v.groups.join(",")
-            ));
+            detail.push_str(&format!(" subject={:?} groups={:?}", v.subject, v.groups));
         }
         if let Err(e) = self
             .audit_sso(ctx, "auth.login", provider, Outcome::Denied, detail)
@@ -260,7 +270,8 @@ impl Vault {
         }
         SsoFailure::Refused {
             refusal,
-            cli_redirect: cli_port.map(|p| cli_url(p, &format!("error={}", refusal.code()))),
+            cli_redirect: cli
+                .map(|(p, state)| cli_url(p, &format!("error={}&state={state}", refusal.code()))),
         }
     }
 
@@ -283,8 +294,8 @@ impl Vault {
         let req = match p.authorization(&redirect_uri(origin, provider)).await {
             Ok(r) => r,
             Err(r) => {
-                let port = cli.as_ref().map(|c| c.port);
-                return Err(self.refuse_sso(ctx, provider, r, port).await);
+                let back = cli.as_ref().map(|c| (c.port, c.challenge.as_str()));
+                return Err(self.refuse_sso(ctx, provider, r, back).await);
             }
         };
         let now = self.clock().now();
@@ -295,6 +306,7 @@ impl Vault {
             pkce_verifier: req.verifier,
             nonce: req.nonce,
             return_to: return_to.to_owned(),
+            source: ctx.source.clone(),
             cli_port: cli.as_ref().map(|c| c.port),
             cli_challenge: cli.map(|c| c.challenge),
             created_at: now,
@@ -323,7 +335,8 @@ impl Vault {
                 if !w.insert_oidc_flow(&row, now)? {
                     return Err(Error::throttled(
                         "auth.sso_busy",
-                        "too many single sign-ons in progress; try again in a few minutes",
+                        "too many single sign-ons in progress (from this address, or in all); \
+                         try again in a few minutes",
                         60,
                     ));
                 }
@@ -369,7 +382,8 @@ impl Vault {
                 .refuse_sso(ctx, provider, Refusal::StateMismatch, None)
                 .await);
         };
-        let port = flow.cli_port;
+        let cli_back = flow.cli_port.zip(flow.cli_challenge.clone());
+        let port = cli_back.as_ref().map(|(p, c)| (*p, c.as_str()));
         let same_browser = browser_secret
             .is_some_and(|b| bool::from(sha256(b).as_slice().ct_eq(flow.browser_hash.as_slice())));
         if !same_browser {
@@ -435,6 +449,9 @@ impl Vault {
         };
         match (flow.cli_port, flow.cli_challenge) {
             (Some(port), Some(challenge)) => {
+                // The CLI knows its challenge; a page that is not this flow
+                // does not, so it cannot feed the CLI a code or an error.
+                let cli_state = challenge.clone();
                 let code = random_secret()?;
                 let row = CliCodeRow {
                     code_hash: sha256(&code),
@@ -460,7 +477,8 @@ impl Vault {
                     .await
                     .map_err(|e| Error::internal(format!("write failed: {e}")))??;
                 Ok(Finish::Cli {
-                    redirect: cli_url(port, &format!("code={code}")),
+                    redirect: cli_url(port, &format!("code={code}&state={cli_state}")),
+                    port,
                 })
             }
             _ => {
@@ -582,7 +600,14 @@ impl Vault {
                 let custom = w.roles()?;
                 let wanted: Vec<(String, String, String)> = bindings_for(&v2.groups, &rules)
                     .into_iter()
-                    .filter(|(role, _)| find_role(role, &custom).is_some())
+                    // A role with global actions counts only on `*`, as a
+                    // manual grant would.
+                    .filter(|(role, scope)| {
+                        find_role(role, &custom).is_some_and(|r| {
+                            !r.permissions.iter().any(|p| p.is_global())
+                                || Scope::parse(scope).is_ok_and(|s| s.is_all())
+                        })
+                    })
                     .zip(ids)
                     .map(|((role, scope), id)| (id, role, scope))
                     .collect();
@@ -756,6 +781,7 @@ impl Vault {
         };
         let detail = Some(format!("provider={} subject={}", row.provider, row.subject));
         let name = user.to_owned();
+        let caller = p.clone();
         self.write_as(
             ctx,
             Some(&p),
@@ -766,6 +792,10 @@ impl Vault {
                 let u = w
                     .user_by_name(&name)?
                     .ok_or_else(|| Error::not_found("user.not_found", format!("no user {name}")))?;
+                // Whoever owns the identity signs in as this user: the
+                // caller must hold everything the user holds (checked in the
+                // same transaction as the change).
+                may_become(w, &caller, &u.id)?;
                 if let Some(l) = w.identity_by_subject(&row.issuer, &row.subject)? {
                     return Err(Error::conflict(
                         "sso.identity_linked",
@@ -793,7 +823,8 @@ impl Vault {
         username(user)?;
         let p = self.authorize(ctx, Action::UsersManage, &resource).await?;
         let (name, id, now) = (user.to_owned(), id.to_owned(), self.clock().now());
-        let detail = Some(format!("identity={id}"));
+        let detail = Some(format!("identity={id}; sessions revoked"));
+        let caller = p.clone();
         self.write_as(
             ctx,
             Some(&p),
@@ -804,6 +835,10 @@ impl Vault {
                 let u = w
                     .user_by_name(&name)?
                     .ok_or_else(|| Error::not_found("user.not_found", format!("no user {name}")))?;
+                // Whoever owns the identity signs in as this user: the
+                // caller must hold everything the user holds (checked in the
+                // same transaction as the change).
+                may_become(w, &caller, &u.id)?;
                 let found = w
                     .identities(Some(&u.id))?
                     .into_iter()
@@ -813,11 +848,45 @@ impl Vault {
                     })?;
                 w.delete_identity(&found.id)?;
                 w.set_source_bindings(&u.id, &format!("sso:{}", found.provider), &[], now)?;
+                // An identity is unlinked to shut it out: its sessions go too.
+                w.revoke_sessions(Some(&u.id), now)?;
                 Ok(())
             },
         )
         .await
     }
+}
+
+/// Refuses (403 `access.escalation`) unless `caller` holds every
+/// permission the user `user_id` holds, on every scope they hold it: linking
+/// or unlinking an identity decides who signs in as that user.
+fn may_become(w: &dyn crate::store::Writer, caller: &Principal, user_id: &str) -> Result<()> {
+    let Some(held) = caller.grants() else {
+        return Ok(()); // root
+    };
+    let custom = w.roles()?;
+    for b in w.bindings(Some(user_id))? {
+        let (Some(role), Ok(scope)) = (find_role(&b.role, &custom), Scope::parse(&b.scope)) else {
+            continue;
+        };
+        if let Some(p) = role
+            .permissions
+            .iter()
+            .find(|p| !grants_hold(held, **p, &scope))
+        {
+            return Err(Error::new(
+                Kind::Forbidden,
+                "access.escalation",
+                format!(
+                    "you cannot link or unlink this user's sign-in: they hold {} on {} and you \
+                     do not",
+                    p.as_str(),
+                    b.scope
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn identity_info(r: IdentityRow) -> SsoIdentity {

@@ -22,6 +22,8 @@ pub struct FlowRow {
     pub nonce: String,
     /// Where the browser goes afterwards (already checked).
     pub return_to: String,
+    /// The starting client's address.
+    pub source: String,
     /// The CLI's loopback port, when `vault login --oidc` started the flow.
     pub cli_port: Option<u16>,
     /// The CLI's S256 challenge for its one-time code.
@@ -97,9 +99,11 @@ pub trait SsoReader {
 /// SSO changes (inside the writer's transaction).
 pub trait SsoWriter {
     /// Stores a flow; flows expired before `now` are dropped on the way.
-    /// `false` (nothing stored) when [`MAX_FLOWS`] are in flight.
+    /// `false` (nothing stored) when [`MAX_FLOWS`] are in flight, or
+    /// [`MAX_FLOWS_PER_SOURCE`] from the row's source address.
     ///
     /// [`MAX_FLOWS`]: crate::service::sso::MAX_FLOWS
+    /// [`MAX_FLOWS_PER_SOURCE`]: crate::service::sso::MAX_FLOWS_PER_SOURCE
     fn insert_oidc_flow(&mut self, row: &FlowRow, now: Timestamp) -> Result<bool, StoreError>;
     /// Removes and returns the flow with this state hash (single use),
     /// whether or not it has expired; the caller checks.

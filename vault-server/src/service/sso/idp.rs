@@ -179,6 +179,13 @@ impl Provider {
             forced = c.forced;
         }
         match CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http).await {
+            Ok(meta) if !self.endpoints_secure(&meta) => {
+                tracing::warn!(
+                    provider = %self.settings.name,
+                    "discovery names a plain-http endpoint for an https issuer; refused"
+                );
+                Err(Refusal::IdpUnreachable)
+            }
             Ok(meta) => {
                 let now = Instant::now();
                 *cache = Some(Cached {
@@ -193,6 +200,26 @@ impl Provider {
                 Err(Refusal::IdpUnreachable)
             }
         }
+    }
+
+    /// Whether every endpoint the discovery document names is `https`
+    /// (plain `http` only when the issuer itself is, on loopback): the
+    /// client secret, the code and the keys must not travel in clear.
+    fn endpoints_secure(&self, meta: &CoreProviderMetadata) -> bool {
+        if self.settings.issuer.starts_with("http://") {
+            return true;
+        }
+        let mut urls = vec![
+            meta.authorization_endpoint().url().scheme().to_owned(),
+            meta.jwks_uri().url().scheme().to_owned(),
+        ];
+        if let Some(t) = meta.token_endpoint() {
+            urls.push(t.url().scheme().to_owned());
+        }
+        if let Some(u) = meta.userinfo_endpoint() {
+            urls.push(u.url().scheme().to_owned());
+        }
+        urls.iter().all(|s| s == "https")
     }
 
     fn client(
@@ -365,9 +392,15 @@ impl Provider {
             return Err(Refusal::IdTokenInvalid);
         }
         let extra = &claims.additional_claims().claims;
+        // OIDC Core §2: `sub` is at most 255 ASCII characters.
+        if claims.subject().as_str().len() > 255 {
+            return Err(Refusal::IdTokenInvalid);
+        }
         Ok(Verified {
             subject: claims.subject().as_str().to_owned(),
-            email: claims.email().map(|e| e.as_str().to_owned()),
+            email: claims
+                .email()
+                .map(|e| e.as_str().chars().take(254).collect()),
             preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
             groups: groups_from_claim(extra.get(&self.settings.groups_claim)),
             groups_in_id_token: extra.contains_key(&self.settings.groups_claim),

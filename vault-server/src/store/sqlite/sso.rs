@@ -68,13 +68,21 @@ impl SsoWriter for Sql<'_> {
         let live: i64 = self
             .0
             .query_row("SELECT COUNT(*) FROM oidc_flows", [], |r| r.get(0))?;
-        if u64::try_from(live).unwrap_or(u64::MAX) >= crate::service::sso::MAX_FLOWS {
+        let from_source: i64 = self.0.query_row(
+            "SELECT COUNT(*) FROM oidc_flows WHERE source = ?1",
+            [&f.source],
+            |r| r.get(0),
+        )?;
+        if u64::try_from(live).unwrap_or(u64::MAX) >= crate::service::sso::MAX_FLOWS
+            || u64::try_from(from_source).unwrap_or(u64::MAX)
+                >= crate::service::sso::MAX_FLOWS_PER_SOURCE
+        {
             return Ok(false);
         }
         self.0.execute(
             "INSERT INTO oidc_flows (state_hash, provider, browser_hash, pkce_verifier, nonce,
-                 return_to, cli_port, cli_challenge, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 return_to, cli_port, cli_challenge, created_at, expires_at, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 f.state_hash,
                 f.provider,
@@ -85,7 +93,8 @@ impl SsoWriter for Sql<'_> {
                 f.cli_port,
                 f.cli_challenge,
                 f.created_at.as_millis(),
-                f.expires_at.as_millis()
+                f.expires_at.as_millis(),
+                f.source
             ],
         )?;
         Ok(true)
@@ -97,7 +106,7 @@ impl SsoWriter for Sql<'_> {
             .query_row(
                 "DELETE FROM oidc_flows WHERE state_hash = ?1
                  RETURNING state_hash, provider, browser_hash, pkce_verifier, nonce, return_to,
-                           cli_port, cli_challenge, created_at, expires_at",
+                           cli_port, cli_challenge, created_at, expires_at, source",
                 [state_hash],
                 |r| {
                     Ok(FlowRow {
@@ -111,6 +120,7 @@ impl SsoWriter for Sql<'_> {
                         cli_challenge: r.get(7)?,
                         created_at: ts(r.get(8)?),
                         expires_at: ts(r.get(9)?),
+                        source: r.get(10)?,
                     })
                 },
             )
