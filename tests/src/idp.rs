@@ -42,6 +42,53 @@ impl Idp {
         Self::start("mock.mjs", &[])
     }
 
+    /// A workload JWT issuer (`issuer.mjs`): signs tokens on request, and
+    /// stands in for GitHub's ID-token endpoint at `/actions/token`, which
+    /// wants `Authorization: bearer <request_token>` and hands out tokens
+    /// with `github_claims` (a JSON object).
+    pub fn jwt_issuer(request_token: &str, github_claims: &str) -> Idp {
+        Self::start(
+            "issuer.mjs",
+            &[
+                ("REQUEST_TOKEN", request_token),
+                ("GITHUB_CLAIMS", github_claims),
+            ],
+        )
+    }
+
+    fn post_json(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent
+            .post(&format!("{}{path}", self.issuer))
+            .send_json(body)
+            .expect("issuer request");
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        r.body_mut().read_json().expect("issuer answer")
+    }
+
+    /// A JWT from [`Idp::jwt_issuer`]: `claims` over `iss`, `iat` = now,
+    /// `exp` = now + 300; `alg` RS256, ES256 or EdDSA; `tamper` as
+    /// `issuer.mjs` documents (`none`, `hmac-with-public-key`, `sig`,
+    /// `unknown-kid`).
+    pub fn sign(&self, claims: serde_json::Value, alg: &str, tamper: Option<&str>) -> String {
+        let mut body = serde_json::json!({ "claims": claims, "alg": alg });
+        if let Some(t) = tamper {
+            body["tamper"] = t.into();
+        }
+        self.post_json("/__test/sign", &body)["jwt"]
+            .as_str()
+            .expect("jwt")
+            .to_owned()
+    }
+
+    /// Replaces the issuer's RS256 key (a key rotation).
+    pub fn rotate(&self) {
+        self.post_json("/__test/rotate", &serde_json::json!({}));
+    }
+
     fn start(script: &str, env: &[(&str, &str)]) -> Idp {
         assert!(
             dir().join("node_modules").exists(),

@@ -35,4 +35,5 @@ mod integration {
     mod sso;
     mod tamper;
     mod tls;
+    mod workload;
 }

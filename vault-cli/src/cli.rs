@@ -18,7 +18,7 @@ use crate::output::Format;
 pub mod identity;
 pub use identity::{
     AccessCommand, EmergencyCommand, LoginArgs, RolesCommand, SessionsCommand, TokensCommand,
-    UsersCommand,
+    UsersCommand, WorkloadArgs, WorkloadCommand, WorkloadRolesCommand,
 };
 
 const MAIN_AFTER: &str = "\
@@ -118,6 +118,9 @@ Examples:
     /// Emergency (break-glass) access
     #[command(subcommand)]
     Emergency(EmergencyCommand),
+    /// Workload identity: CI jobs and pods without a stored token
+    #[command(subcommand)]
+    Workload(WorkloadCommand),
     /// Print a shell completion script
     #[command(after_long_help = "\
 Examples:
@@ -239,6 +242,11 @@ pub struct RunArgs {
     /// Run this command line with /bin/sh -c instead of CMD ARGS
     #[arg(long, value_name = "LINE", conflicts_with = "cmd")]
     pub command: Option<String>,
+
+    /// In CI or a pod: trade the job's identity token for a short token
+    /// first (kept in this process only)
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
 
     /// Stay resident as the command's parent (own process group, signals
     /// forwarded once, no orphan) instead of exec

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod operator;
 pub mod secrets;
 pub mod sso;
+pub mod workload;
 
 use std::path::PathBuf;
 
@@ -63,6 +64,18 @@ impl Ctx {
             _ => token_store::default_store(&process_env)?.load(address)?,
         };
         Client::new(address, settings.cacert.as_deref(), token.as_ref())
+            .map(|c| c.with_origins(settings.origins()))
+    }
+
+    /// A client for the resolved server with no credential.
+    pub fn anonymous(&self, settings: &Settings) -> CliResult<Client> {
+        Client::new(settings.address()?, settings.cacert.as_deref(), None)
+            .map(|c| c.with_origins(settings.origins()))
+    }
+
+    /// A client for the resolved server with `token`.
+    pub fn with_token(&self, settings: &Settings, token: &SecretText) -> CliResult<Client> {
+        Client::new(settings.address()?, settings.cacert.as_deref(), Some(token))
             .map(|c| c.with_origins(settings.origins()))
     }
 

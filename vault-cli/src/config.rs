@@ -83,6 +83,19 @@ pub struct FileConfig {
     /// Merge policy for names defined by several sources.
     #[serde(default)]
     pub merge: Merge,
+    /// In CI: the workload issuer and role `vault run` exchanges the job's
+    /// identity token with, when no `VAULT_TOKEN` or login is at hand.
+    pub workload: Option<WorkloadSpec>,
+}
+
+/// `[workload]` in `.vault.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// A workload issuer configured on the server (`github`).
+    pub issuer: String,
+    /// One of its roles.
+    pub role: String,
 }
 
 /// Field names that look like a secret value; a `.vault.toml` holding one is
@@ -242,6 +255,8 @@ pub struct Settings {
     pub required: Vec<SecretName>,
     /// Merge policy.
     pub merge: Merge,
+    /// `[workload]` of the `.vault.toml`.
+    pub workload: Option<WorkloadSpec>,
     /// The `.vault.toml` used, if any.
     pub file: Option<PathBuf>,
     /// Where [`Settings::address`] came from (`--addr`, `VAULT_ADDR`, or
@@ -328,6 +343,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> CliResult<Settings> {
         project_overridden,
         required: file.required,
         merge: file.merge,
+        workload: file.workload,
         file: file_path,
         address_from,
         cacert_from,

@@ -94,8 +94,23 @@ fn dispatch(cli: Cli) -> CliResult<u8> {
     };
     match cli.command {
         Command::Run(args) => {
-            let (settings, client) =
-                ctx.connect(args.scope.project.as_ref(), args.scope.environment.as_ref())?;
+            let settings =
+                ctx.settings(args.scope.project.as_ref(), args.scope.environment.as_ref())?;
+            // In CI: the job's identity token for a short token, kept in this
+            // process only. A VAULT_TOKEN (or a login) wins over the
+            // `.vault.toml` default, never over --workload.
+            let explicit = args.workload.workload.is_some();
+            let have_token = std::env::var("VAULT_TOKEN").is_ok_and(|t| !t.is_empty());
+            let workload = commands::workload::wanted(&args.workload, &settings)
+                .filter(|_| explicit || !have_token);
+            let client = match workload {
+                Some((issuer, role)) => {
+                    let anon = ctx.anonymous(&settings)?;
+                    let t = commands::workload::exchange(&anon, &args.workload, &issuer, &role)?;
+                    ctx.with_token(&settings, &t.token)?
+                }
+                None => ctx.client(&settings)?,
+            };
             run::run(args, &settings, &client)
         }
         Command::Secrets(c) => commands::secrets::run(c, &ctx),
@@ -112,6 +127,7 @@ fn dispatch(cli: Cli) -> CliResult<u8> {
         Command::Access(c) => commands::identity::access(c, &ctx),
         Command::Sessions(c) => commands::identity::sessions(c, &ctx),
         Command::Tokens(c) => commands::identity::tokens(c, &ctx),
+        Command::Workload(c) => commands::workload::run(c, &ctx),
         Command::Emergency(c) => commands::identity::emergency(c, &ctx),
         Command::Completion { shell } => commands::completion::run(shell),
     }

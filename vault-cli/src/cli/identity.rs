@@ -34,14 +34,18 @@ Examples:
 pub struct LoginArgs {
     /// Username (password login)
     #[arg(long, short = 'u', value_name = "NAME", value_parser = username,
-          required_unless_present = "oidc", conflicts_with = "oidc")]
+          required_unless_present_any = ["oidc", "workload"], conflicts_with_all = ["oidc", "workload"])]
     pub username: Option<String>,
     /// Read the password from stdin instead of a prompt
     #[arg(long, conflicts_with = "oidc")]
     pub password_stdin: bool,
     /// Single sign-on in a browser, with PROVIDER (default: the server's only one)
-    #[arg(long, value_name = "PROVIDER", num_args = 0..=1, default_missing_value = "")]
+    #[arg(long, value_name = "PROVIDER", num_args = 0..=1, default_missing_value = "",
+          conflicts_with = "workload")]
     pub oidc: Option<String>,
+    /// In CI or a pod: trade the job's identity token for a service token
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
     /// Port on 127.0.0.1 for the browser to come back to (default: any free one)
     #[arg(long, value_name = "PORT", requires = "oidc", value_parser = clap::value_parser!(u16).range(1024..))]
     pub callback_port: Option<u16>,
@@ -51,6 +55,95 @@ pub struct LoginArgs {
     /// Give up after this many seconds without a completed sign-in
     #[arg(long, value_name = "SECS", default_value_t = 300, requires = "oidc")]
     pub timeout: u64,
+}
+
+/// Workload identity: where the job's identity token comes from and what
+/// it is traded for (docs/ci.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct WorkloadArgs {
+    /// Trade this CI job's or pod's identity token (from ISSUER, as the
+    /// server names it) for a short service token
+    #[arg(long, value_name = "ISSUER", requires = "role")]
+    pub workload: Option<String>,
+    /// The workload role to ask for
+    #[arg(long, value_name = "ROLE", requires = "workload")]
+    pub role: Option<String>,
+    /// Read the identity token from this environment variable (GitLab's
+    /// `id_tokens:`)
+    #[arg(long, value_name = "VAR", conflicts_with = "jwt_file")]
+    pub jwt_env: Option<String>,
+    /// Read the identity token from this file (default on Kubernetes:
+    /// /var/run/secrets/kubernetes.io/serviceaccount/token)
+    #[arg(long, value_name = "PATH")]
+    pub jwt_file: Option<std::path::PathBuf>,
+    /// The audience to ask GitHub Actions for (default: the issuer's first
+    /// audience on the server)
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+}
+
+/// `vault workload ...`.
+#[derive(Debug, Subcommand)]
+pub enum WorkloadCommand {
+    /// Workload roles: which CI jobs or pods get which token
+    #[command(subcommand)]
+    Roles(WorkloadRolesCommand),
+}
+
+/// `vault workload roles ...`.
+#[derive(Debug, Subcommand)]
+pub enum WorkloadRolesCommand {
+    /// List roles (configured in the server's TOML, then made here)
+    List {
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Make a role; you cannot grant what you do not hold on the scope
+    #[command(after_long_help = "\
+Bind at least the claims that say which job this is: for GitHub the
+repository AND the ref (or environment); the repository alone lets every
+branch and every pull request of it in.
+
+Examples:
+  vault workload roles create --issuer github --name deploy-payments-prod \\
+    --claim repository=acme/payments --claim ref=refs/heads/main \\
+    --claim environment=production --scope payments/prod --actions read --ttl 15m
+  vault workload roles create --issuer k8s --name billing \\
+    --claim sub=system:serviceaccount:billing:api --scope billing/prod --actions read")]
+    Create {
+        /// A workload issuer configured on the server
+        #[arg(long)]
+        issuer: String,
+        /// Role name
+        #[arg(long)]
+        name: String,
+        /// A claim the token must carry: NAME=VALUE (repeat)
+        #[arg(long = "claim", value_name = "NAME=VALUE", required = true)]
+        claims: Vec<String>,
+        /// `*` in claim values matches any run of characters
+        #[arg(long)]
+        glob: bool,
+        /// PROJECT/ENV of the minted tokens
+        #[arg(long)]
+        scope: String,
+        /// Their actions (comma-separated): read, list, write, delete
+        #[arg(long, value_delimiter = ',', required = true)]
+        actions: Vec<String>,
+        /// Their lifetime (default 15m, at most 1h)
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Delete a role made here (tokens minted under it run out by themselves)
+    Delete {
+        /// Issuer name
+        issuer: String,
+        /// Role name
+        name: String,
+    },
 }
 
 /// `vault users ...`.

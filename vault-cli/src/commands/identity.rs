@@ -77,6 +77,23 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> CliResult<u8> {
                 },
             )?
         }
+        _ if args.workload.workload.is_some() => {
+            let (issuer, role) = crate::commands::workload::wanted(&args.workload, &settings)
+                .ok_or_else(|| CliError::new("--workload needs --role"))?;
+            let t = crate::commands::workload::exchange(&anon, &args.workload, &issuer, &role)?;
+            let store = token_store::default_store(&process_env)?;
+            store.save(&address, &t.token)?;
+            output::note(&format!(
+                "logged in as workload {} (service token {}, {} on {}, ends {}); token stored in {}",
+                t.service_token.name,
+                t.service_token.id,
+                t.service_token.actions.join(","),
+                t.service_token.scopes.join(","),
+                when(t.service_token.expires_at),
+                store.describe()
+            ));
+            return Ok(0);
+        }
         _ => crate::commands::sso::browser_login(&anon, &address, args)?,
     };
     let store = token_store::default_store(&process_env)?;

@@ -166,6 +166,22 @@ impl Issuer {
             return Err(Refusal::AlgNotAllowed);
         }
         let alg: Algorithm = alg_name.parse().map_err(|_| Refusal::AlgNotAllowed)?;
+        // Another issuer's token is named as such before any key is looked
+        // up (only for the reason given: the signature is still checked,
+        // and `iss` with it, below).
+        let claimed_iss = jwt
+            .split('.')
+            .nth(1)
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .ok()
+            })
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .ok_or(Refusal::Malformed)?;
+        if claimed_iss["iss"].as_str() != Some(self.config.issuer.as_str()) {
+            return Err(Refusal::IssMismatch);
+        }
         let kid = header["kid"].as_str().map(str::to_owned);
         let find = |set: &JwkSet| match &kid {
             Some(k) => set.find(k).cloned(),
