@@ -5,12 +5,14 @@
 use serde_json::Value;
 use vault_tests::{Client, Server};
 
-const OPEN: [&str; 8] = [
+const OPEN: [&str; 9] = [
     "/v1/sys/health",
     // Single sign-on: the flow itself is the credential.
     "/v1/auth/oidc/providers",
     "/v1/auth/oidc/corp/start",
     "/v1/auth/oidc/corp/callback",
+    // Workload identity: the JWT is the credential.
+    "/v1/auth/workload/issuers",
     "/v1/sys/seal-status",
     "/v1/sys/init",
     "/v1/sys/unseal",
@@ -28,7 +30,8 @@ fn routes(doc: &Value) -> Vec<(String, String)> {
                 .replace("{name}", "K")
                 .replace("{version}", "1")
                 .replace("{id}", "nope")
-                .replace("{provider}", "corp");
+                .replace("{provider}", "corp")
+                .replace("{issuer}", "github");
             out.push((method.to_uppercase(), concrete));
         }
     }

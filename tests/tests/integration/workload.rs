@@ -484,6 +484,33 @@ fn vault_login_and_vault_run_with_workload_through_the_real_cli() {
     let who: Value = serde_json::from_slice(&who.stdout).unwrap();
     assert_eq!(who["kind"], "service_token", "{who}");
 
+    // The repository's .vault.toml names the issuer and role: the CI line
+    // is just `vault run -- CMD`.
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(
+        repo.path().join(".vault.toml"),
+        "project = \"payments\"\nenvironment = \"prod\"\n[workload]\nissuer = \"github\"\nrole = \"deploy-payments-prod\"\n",
+    )
+    .unwrap();
+    let mut c = vault_tests::cli::vault(&s);
+    let out = c
+        .current_dir(repo.path())
+        .env_remove("VAULT_TOKEN")
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/actions/token", idp.issuer),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
+        .args(["run", "--", "sh", "-c", "printf %s \"$DB_URL\""])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "postgres://prod");
+
     // A wrong request token: GitHub's endpoint says no, and the CLI says why.
     let mut c = vault_tests::cli::vault(&s);
     let out = c

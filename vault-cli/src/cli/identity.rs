@@ -30,7 +30,8 @@ Examples:
   vault login --username alice                 # prompts, no echo
   printf '%s' \"$PW\" | vault login --username alice --password-stdin
   vault login --oidc                           # the server's only SSO provider
-  vault login --oidc corp --no-browser         # print the URL, open it yourself")]
+  vault login --oidc corp --no-browser         # print the URL, open it yourself
+  vault login --workload github --role deploy  # in CI: the job's identity token (docs/ci.md)")]
 pub struct LoginArgs {
     /// Username (password login)
     #[arg(long, short = 'u', value_name = "NAME", value_parser = username,
