@@ -67,6 +67,16 @@ impl Ctx {
             .map(|c| c.with_origins(settings.origins()))
     }
 
+    /// Whether `VAULT_TOKEN` is set or a login is stored for the server.
+    pub fn has_credential(&self, settings: &Settings) -> bool {
+        std::env::var("VAULT_TOKEN").is_ok_and(|t| !t.is_empty())
+            || settings.address().ok().is_some_and(|a| {
+                token_store::default_store(&process_env)
+                    .and_then(|s| s.load(a))
+                    .is_ok_and(|t| t.is_some())
+            })
+    }
+
     /// A client for the resolved server with no credential.
     pub fn anonymous(&self, settings: &Settings) -> CliResult<Client> {
         Client::new(settings.address()?, settings.cacert.as_deref(), None)

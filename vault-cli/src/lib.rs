@@ -97,12 +97,11 @@ fn dispatch(cli: Cli) -> CliResult<u8> {
             let settings =
                 ctx.settings(args.scope.project.as_ref(), args.scope.environment.as_ref())?;
             // In CI: the job's identity token for a short token, kept in this
-            // process only. A VAULT_TOKEN (or a login) wins over the
+            // process only. A VAULT_TOKEN or a stored login wins over the
             // `.vault.toml` default, never over --workload.
             let explicit = args.workload.workload.is_some();
-            let have_token = std::env::var("VAULT_TOKEN").is_ok_and(|t| !t.is_empty());
             let workload = commands::workload::wanted(&args.workload, &settings)
-                .filter(|_| explicit || !have_token);
+                .filter(|_| explicit || !ctx.has_credential(&settings));
             let client = match workload {
                 Some((issuer, role)) => {
                     let anon = ctx.anonymous(&settings)?;

@@ -30,6 +30,8 @@ pub enum Refusal {
     UnknownIssuer,
     /// The issuer has no role of that name.
     UnknownRole,
+    /// The role was made through the API by a user who is gone or disabled.
+    RoleCreatorGone,
     /// Not a JWT (three base64url parts with JSON header and claims).
     Malformed,
     /// `alg` is not one of [`ALLOWED_ALGS`].
@@ -63,6 +65,7 @@ impl Refusal {
         match self {
             Self::UnknownIssuer => "unknown_issuer".into(),
             Self::UnknownRole => "unknown_role".into(),
+            Self::RoleCreatorGone => "role_creator_gone".into(),
             Self::Malformed => "malformed".into(),
             Self::AlgNotAllowed => "alg_not_allowed".into(),
             Self::UnknownKey => "unknown_key".into(),
@@ -83,6 +86,7 @@ impl Refusal {
         match self {
             Self::UnknownIssuer => "no workload issuer of that name is configured on this server".into(),
             Self::UnknownRole => "that issuer has no role of that name (vault workload roles list)".into(),
+            Self::RoleCreatorGone => "the user who made this role is deleted or disabled; an administrator must make it again".into(),
             Self::Malformed => "the token is not a JWT".into(),
             Self::AlgNotAllowed => "the token's signing algorithm is not accepted (RS256, ES256 or EdDSA only)".into(),
             Self::UnknownKey => "the token was signed with a key the issuer does not publish".into(),
@@ -99,6 +103,35 @@ impl Refusal {
     }
 }
 
+/// Claims that say whose job or workload a token is (repository, project,
+/// service account). A role must bind one of them without a wildcard in its
+/// first segment: a role bound only by `ref` or `environment` would let in
+/// every account of a public CI service that asks for the vault's audience.
+pub const IDENTIFYING_CLAIMS: &[&str] = &[
+    "sub",
+    "repository",
+    "repository_id",
+    "repository_owner",
+    "repository_owner_id",
+    "project_path",
+    "project_id",
+    "namespace_path",
+    "namespace_id",
+];
+
+/// Whether `bound` pins the workload down: one of [`IDENTIFYING_CLAIMS`]
+/// whose first segment (up to `/` or `:`) holds no `*` when `glob` is on.
+pub fn binds_identity(bound: &BTreeMap<String, String>, glob: bool) -> bool {
+    bound.iter().any(|(k, v)| {
+        IDENTIFYING_CLAIMS.contains(&k.as_str())
+            && !v.is_empty()
+            && !(glob
+                && v.split(['/', ':'])
+                    .next()
+                    .is_none_or(|seg| seg.contains('*')))
+    })
+}
+
 /// Whether `value` matches `pattern`, where `*` stands for any run of
 /// characters (none included) and everything else is literal.
 pub fn glob_match(pattern: &str, value: &str) -> bool {
@@ -107,13 +140,13 @@ pub fn glob_match(pattern: &str, value: &str) -> bool {
         return pattern == value;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !value.starts_with(first) || value.len() < first.len() + last.len() {
+    // Prefix and suffix first: both are then on character boundaries, and
+    // the length check keeps them from overlapping.
+    if !value.starts_with(first) || !value.ends_with(last) || value.len() < first.len() + last.len()
+    {
         return false;
     }
     let mut rest = &value[first.len()..value.len() - last.len()];
-    if !value.ends_with(last) {
-        return false;
-    }
     for mid in &parts[1..parts.len() - 1] {
         match rest.find(mid) {
             Some(i) => rest = &rest[i + mid.len()..],
@@ -161,7 +194,12 @@ pub fn check_bound_claims(
 /// beyond [`LEEWAY_SECS`], and no older than `max_age_secs`.
 pub fn check_age(iat: Option<i64>, now: i64, max_age_secs: i64) -> Result<(), Refusal> {
     match iat {
-        Some(iat) if iat <= now + LEEWAY_SECS && now - iat <= max_age_secs + LEEWAY_SECS => Ok(()),
+        Some(iat)
+            if iat <= now.saturating_add(LEEWAY_SECS)
+                && now.saturating_sub(iat) <= max_age_secs.saturating_add(LEEWAY_SECS) =>
+        {
+            Ok(())
+        }
         _ => Err(Refusal::TooOld),
     }
 }
@@ -208,8 +246,10 @@ pub fn audit_claims(
         .iter()
         .filter_map(|k| {
             claims.get(*k).and_then(claim_text).map(|v| {
-                let v: String = v.chars().filter(|c| !c.is_control()).take(200).collect();
-                format!("{k}={v}")
+                // Quoted and escaped: values come from the token (a branch
+                // or environment name anyone can choose).
+                let v: String = v.chars().take(200).collect();
+                format!("{k}={v:?}")
             })
         })
         .collect::<Vec<_>>()
@@ -237,6 +277,10 @@ mod tests {
         assert!(!glob_match("a*b*c", "a12c34b"));
         assert!(!glob_match("ab*ba", "aba"));
         assert!(glob_match("exact", "exact"));
+        // Multi-byte values never split a character.
+        assert!(!glob_match("é*é", "é"));
+        assert!(glob_match("é*é", "éxé"));
+        assert!(!glob_match("a*", "éa"));
         assert!(!glob_match("exact", "exactly"));
     }
 
@@ -269,12 +313,35 @@ mod tests {
     }
 
     #[test]
+    fn roles_must_bind_an_identity() {
+        let b = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert!(binds_identity(&b(&[("repository", "acme/app")]), false));
+        assert!(binds_identity(&b(&[("repository", "acme/*")]), true));
+        assert!(!binds_identity(&b(&[("ref", "refs/heads/main")]), false));
+        assert!(!binds_identity(&b(&[("environment", "production")]), false));
+        assert!(!binds_identity(&b(&[("sub", "*")]), true));
+        assert!(!binds_identity(&b(&[("repository", "acme*/x")]), true));
+        // Without glob a `*` is literal, so it pins nothing open.
+        assert!(binds_identity(&b(&[("sub", "*")]), false));
+        assert!(binds_identity(
+            &b(&[("sub", "system:serviceaccount:ns:sa")]),
+            true
+        ));
+    }
+
+    #[test]
     fn ages() {
         assert!(check_age(Some(1000), 1000, 600).is_ok());
         assert!(check_age(Some(1000), 1000 + 660, 600).is_ok());
         assert!(check_age(Some(1000), 1000 + 661, 600).is_err());
         assert!(check_age(Some(1061), 1000, 600).is_err());
         assert!(check_age(None, 1000, 600).is_err());
+        assert!(check_age(Some(i64::MIN), i64::MAX, 600).is_err());
     }
 
     #[test]
@@ -296,7 +363,7 @@ mod tests {
         let bound: BTreeMap<String, String> = [("repository".to_owned(), "x".to_owned())].into();
         assert_eq!(
             audit_claims(&bound, &gh),
-            "sub=repo:acme/payments:ref:refs/heads/main repository=acme/payments run_id=123"
+            "sub=\"repo:acme/payments:ref:refs/heads/main\" repository=\"acme/payments\" run_id=\"123\""
         );
         assert!(ALLOWED_ALGS.iter().all(|a| !a.starts_with("HS")));
     }

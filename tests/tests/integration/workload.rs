@@ -142,9 +142,9 @@ fn a_github_token_becomes_a_scoped_short_token_once() {
     for part in [
         "issuer=github",
         "role=deploy-payments-prod",
-        "repository=acme/payments",
-        "ref=refs/heads/main",
-        "run_id=123",
+        "repository=\"acme/payments\"",
+        "ref=\"refs/heads/main\"",
+        "run_id=\"123\"",
     ] {
         assert!(d.contains(part), "{part} missing from {d}");
     }
@@ -322,6 +322,9 @@ fn every_bad_token_is_refused_with_its_reason_and_audited() {
             assert!(!trail.contains(sig), "a token reached the audit trail");
         }
     }
+    // Names are checked before anything is recorded.
+    let r = exchange(&s, "Git Hub\u{1b}[31m", "x", &cases[0].1);
+    assert_eq!(r.code(), "workload.invalid_name", "{r:?}");
     // Unknown issuer and role: 404 with a reason.
     let r = exchange(&s, "nope", "x", &cases[0].1);
     assert_eq!(r.status, 404, "{r:?}");
@@ -371,6 +374,19 @@ fn roles_made_through_the_api_follow_the_token_rules() {
     empty["bound_claims"] = json!({});
     let r = admin.post("/v1/workload/roles", empty);
     assert_eq!(r.code(), "workload.invalid_role", "{r:?}");
+    // A role that does not say whose workload it is would admit anyone's CI.
+    for bound in [
+        json!({ "ref": "refs/heads/main" }),
+        json!({ "environment": "production" }),
+        json!({ "repository": "*" }),
+        json!({ "sub": "acme*" }),
+    ] {
+        let mut open = role.clone();
+        open["name"] = "open".into();
+        open["bound_claims"] = bound.clone();
+        let r = admin.post("/v1/workload/roles", open);
+        assert_eq!(r.code(), "workload.invalid_role", "{bound}: {r:?}");
+    }
     let list = admin.get("/v1/workload/roles");
     let sources: Vec<&str> = list.json["roles"]
         .as_array()

@@ -6,7 +6,7 @@
 //! Where the token comes from, first that applies: `--jwt-env VAR`,
 //! `--jwt-file PATH`, GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL` and
 //! `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, asking for the issuer's audience), the
-//! Kubernetes service-account token file.
+//! Kubernetes service-account token file (only with `--workload` given).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -98,8 +98,11 @@ fn identity_token(client: &Client, args: &WorkloadArgs, issuer: &str) -> CliResu
         };
         return github_token(&url, &request_token, &audience);
     }
+    // The pod's service-account token is also a credential for the
+    // cluster's API: sent only when --workload was given on the command
+    // line, never because a repository's .vault.toml asked.
     let k8s = std::path::Path::new(K8S_TOKEN_FILE);
-    if k8s.exists() {
+    if args.workload.is_some() && k8s.exists() {
         return read_token_file(k8s);
     }
     Err(CliError::new("no workload identity token found").hint(

@@ -36,6 +36,10 @@ pub struct WorkloadIssuer {
     /// Oldest token accepted, since its `iat` (`10m` by default).
     #[serde(default)]
     pub max_token_age: Option<String>,
+    /// A PEM file of CA certificates to trust for `jwks_url` and discovery
+    /// (a cluster's own CA), besides the usual roots.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Roles defined here (more can be made with `vault workload roles`).
     #[serde(default)]
     pub roles: Vec<WorkloadRoleConfig>,
@@ -70,6 +74,7 @@ impl WorkloadConfig {
         "audiences",
         "jwks_url",
         "max_token_age",
+        "ca_file",
         "roles",
     ];
     /// The keys of a role.
@@ -169,6 +174,7 @@ pub struct CheckedRole {
 pub fn check_role(
     name: &str,
     bound_claims: &BTreeMap<String, String>,
+    glob: bool,
     scope: &str,
     actions: &[String],
     ttl_secs: i64,
@@ -188,6 +194,13 @@ pub fn check_role(
         .any(|(k, v)| k.is_empty() || v.is_empty() || k.len() > 64 || v.len() > 256)
     {
         return Err("bound claim names are 1-64 characters and values 1-256".into());
+    }
+    if !vault_core::workload::binds_identity(bound_claims, glob) {
+        return Err(format!(
+            "bound_claims must pin down whose workload this is: bind one of {} (no `*` in its \
+             first part); `ref` or `environment` alone would admit anyone's CI",
+            vault_core::workload::IDENTIFYING_CLAIMS.join(", ")
+        ));
     }
     let scope = Scope::parse(scope).map_err(|e| format!("scope {scope:?}: {e}"))?;
     let permissions: Vec<Permission> = actions
@@ -228,6 +241,7 @@ impl WorkloadRoleConfig {
         check_role(
             &self.name,
             &self.bound_claims,
+            self.bound_claims_glob,
             &self.scope,
             &self.actions,
             ttl,

@@ -104,6 +104,13 @@ impl Resolve for GuardedResolver {
 impl GuardedHttp {
     /// A client for the provider whose issuer is `issuer`.
     pub fn new(issuer: &url::Url) -> Result<Self, String> {
+        Self::with_ca(issuer, None)
+    }
+
+    /// A client for `issuer` (the host whose network decides whether
+    /// private addresses may be called) that also trusts the CA
+    /// certificates in `ca_pem` (a cluster's own CA).
+    pub fn with_ca(issuer: &url::Url, ca_pem: Option<&[u8]>) -> Result<Self, String> {
         let issuer_host = issuer
             .host_str()
             .unwrap_or_default()
@@ -113,7 +120,18 @@ impl GuardedHttp {
         let literal_private = issuer_host.parse::<IpAddr>().is_ok_and(is_private)
             || issuer_host.eq_ignore_ascii_case("localhost");
         let issuer_private = Arc::new(AtomicBool::new(literal_private));
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = ca_pem {
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("CA file: {e}"))?;
+            if certs.is_empty() {
+                return Err("CA file: no certificate in it".into());
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             // A proxy from the environment would resolve and connect in
             // our place, past the address checks.

@@ -24,7 +24,7 @@ use vault_core::workload::{
 
 use self::jwt::Issuer;
 use crate::config::WorkloadConfig;
-use crate::config::workload::{CheckedRole, check_role};
+use crate::config::workload::{CheckedRole, check_role, is_name};
 use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
 use crate::store::identity::ServiceTokenRow;
 use crate::store::workload::WorkloadRoleRow;
@@ -102,9 +102,15 @@ impl Vault {
         }
     }
 
-    async fn role_of(&self, issuer: &Issuer, name: &str) -> Result<Option<ResolvedRole>> {
+    /// The role `name` of `issuer`: configured, else made through the API
+    /// (whose maker must still exist and be enabled).
+    async fn role_of(
+        &self,
+        issuer: &Issuer,
+        name: &str,
+    ) -> Result<std::result::Result<ResolvedRole, Refusal>> {
         if let Some((_, bound, glob, role)) = issuer.roles.iter().find(|(n, ..)| n == name) {
-            return Ok(Some(ResolvedRole {
+            return Ok(Ok(ResolvedRole {
                 bound: bound.clone(),
                 glob: *glob,
                 role: role.clone(),
@@ -112,30 +118,43 @@ impl Vault {
             }));
         }
         let (iss, n) = (issuer.config.name.clone(), name.to_owned());
-        let row = self
+        let found = self
             .store()
             .read(move |r| {
-                Ok(r.workload_roles(Some(&iss))?
+                let Some(row) = r
+                    .workload_roles(Some(&iss))?
                     .into_iter()
-                    .find(|x| x.name == n))
+                    .find(|x| x.name == n)
+                else {
+                    return Ok(None);
+                };
+                let maker_ok = row.created_by == "root"
+                    || r.user_by_id(&row.created_by)?
+                        .is_some_and(|u| u.disabled_at.is_none());
+                Ok(Some((row, maker_ok)))
             })
             .await?;
-        Ok(row.and_then(|r| {
-            check_role(
-                &r.name,
-                &r.bound_claims,
-                &r.scope,
-                &r.permissions,
-                r.ttl_secs,
-            )
-            .ok()
-            .map(|role| ResolvedRole {
-                bound: r.bound_claims,
-                glob: r.bound_claims_glob,
-                role,
-                created_by: r.created_by,
-            })
-        }))
+        let Some((r, maker_ok)) = found else {
+            return Ok(Err(Refusal::UnknownRole));
+        };
+        if !maker_ok {
+            return Ok(Err(Refusal::RoleCreatorGone));
+        }
+        Ok(check_role(
+            &r.name,
+            &r.bound_claims,
+            r.bound_claims_glob,
+            &r.scope,
+            &r.permissions,
+            r.ttl_secs,
+        )
+        .map(|role| ResolvedRole {
+            bound: r.bound_claims,
+            glob: r.bound_claims_glob,
+            role,
+            created_by: r.created_by,
+        })
+        .map_err(|_| Refusal::UnknownRole))
     }
 
     async fn refuse_workload(
@@ -174,16 +193,23 @@ impl Vault {
         req: WorkloadLogin,
     ) -> Result<CreatedServiceToken> {
         self.unsealed()?;
+        // Names are checked before anything is written: they reach the
+        // audit trail from an unauthenticated caller.
+        if !is_name(&req.issuer, 32) || !is_name(&req.role, 64) {
+            return Err(Error::bad(
+                "workload.invalid_name",
+                "issuer and role are names of a-z, 0-9 and '-' (32 and 64 characters at most)",
+            ));
+        }
         let (iname, rname) = (req.issuer.clone(), req.role.clone());
         let Some(issuer) = self.workload().get(&iname) else {
             return Err(self
                 .refuse_workload(ctx, &iname, &rname, Refusal::UnknownIssuer, None)
                 .await);
         };
-        let Some(role) = self.role_of(&issuer, &rname).await? else {
-            return Err(self
-                .refuse_workload(ctx, &iname, &rname, Refusal::UnknownRole, None)
-                .await);
+        let role = match self.role_of(&issuer, &rname).await? {
+            Ok(r) => r,
+            Err(r) => return Err(self.refuse_workload(ctx, &iname, &rname, r, None).await),
         };
         let jwt = req.jwt.expose_secret();
         if jwt.len() > 16 * 1024 {
@@ -204,13 +230,26 @@ impl Vault {
         }
         // Spent before the token is minted: a failure after this burns the
         // JWT (the job asks its platform for another), never lets it twice.
-        let jti = match v.claims.get("jti").and_then(|j| j.as_str()) {
-            Some(j) => Sha256::digest(j.as_bytes()).to_vec(),
-            None => Sha256::digest(jwt.as_bytes()).to_vec(),
-        };
+        // Keyed by the issuer URL (two names for one issuer share it) and
+        // the `jti`, else the signed part of the token: a re-encoded
+        // signature (ECDSA's (r, n-s)) is the same token. Kept until the
+        // token could no longer pass, leeway included.
+        let signed_part = jwt.rsplit_once('.').map_or(jwt, |(head, _)| head);
+        let mut h = Sha256::new();
+        h.update(issuer.config.issuer.as_bytes());
+        h.update([0u8]);
+        match v.claims.get("jti").and_then(|j| j.as_str()) {
+            Some(j) => h.update(format!("jti:{j}").as_bytes()),
+            None => h.update(format!("jwt:{signed_part}").as_bytes()),
+        }
+        let jti = h.finalize().to_vec();
         let (i2, exp) = (
-            iname.clone(),
-            vault_core::clock::Timestamp::from_millis(v.exp.saturating_mul(1000)),
+            issuer.config.issuer.clone(),
+            vault_core::clock::Timestamp::from_millis(
+                v.exp
+                    .saturating_add(vault_core::workload::LEEWAY_SECS + 60)
+                    .saturating_mul(1000),
+            ),
         );
         let fresh = self
             .store()
@@ -369,6 +408,7 @@ impl Vault {
             check_role(
                 &req.name,
                 &req.bound_claims,
+                req.bound_claims_glob,
                 &req.scope,
                 &req.actions,
                 req.ttl_secs.unwrap_or(DEFAULT_TTL_SECS),

@@ -17,11 +17,18 @@ use crate::config::oidc::issuer_url;
 use crate::config::workload::{CheckedRole, WorkloadIssuer};
 use crate::service::outbound::{GuardedHttp, refetch};
 
-struct CachedKeys {
-    set: JwkSet,
-    fetched: Instant,
+/// The key cache: the last good set, when the last fetch an unknown key
+/// caused began, and when a fetch last failed.
+#[derive(Default)]
+struct KeyCache {
+    good: Option<(JwkSet, Instant)>,
     forced: Option<Instant>,
+    failed: Option<Instant>,
 }
+
+/// After a failed fetch, no other for this long (a down or slow issuer is
+/// not asked again by every request).
+const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A configured issuer with its roles (from the TOML) and key cache.
 pub struct Issuer {
@@ -35,7 +42,7 @@ pub struct Issuer {
         CheckedRole,
     )>,
     http: GuardedHttp,
-    keys: Mutex<Option<CachedKeys>>,
+    keys: Mutex<KeyCache>,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -58,8 +65,23 @@ pub struct Verified {
 impl Issuer {
     /// An issuer; nothing is fetched until the first exchange.
     pub fn new(config: WorkloadIssuer) -> Result<Self, String> {
-        let url = issuer_url(&config.issuer)?;
-        let http = GuardedHttp::new(&url)?;
+        // The host that is called decides whether private addresses may
+        // be: the key set's, when it is configured (a cluster's).
+        let called = match &config.jwks_url {
+            Some(j) => issuer_url(j)?,
+            None => issuer_url(&config.issuer)?,
+        };
+        let ca = match &config.ca_file {
+            Some(p) => Some(std::fs::read(p).map_err(|e| {
+                format!(
+                    "workload issuer {:?}: ca_file {}: {e}",
+                    config.name,
+                    p.display()
+                )
+            })?),
+            None => None,
+        };
+        let http = GuardedHttp::with_ca(&called, ca.as_deref())?;
         let roles = config
             .roles
             .iter()
@@ -78,7 +100,7 @@ impl Issuer {
             config,
             roles,
             http,
-            keys: Mutex::new(None),
+            keys: Mutex::new(KeyCache::default()),
         })
     }
 
@@ -112,10 +134,16 @@ impl Issuer {
                     tracing::warn!(issuer = %self.config.name, "discovery names another issuer");
                     return Err(Refusal::IssuerUnreachable);
                 }
-                doc["jwks_uri"]
+                let uri = doc["jwks_uri"]
                     .as_str()
                     .ok_or(Refusal::IssuerUnreachable)?
-                    .to_owned()
+                    .to_owned();
+                // Keys over plain http could be swapped in transit.
+                if self.config.issuer.starts_with("https://") && !uri.starts_with("https://") {
+                    tracing::warn!(issuer = %self.config.name, "discovery names a plain-http jwks_uri; refused");
+                    return Err(Refusal::IssuerUnreachable);
+                }
+                uri
             }
         };
         let set = self.get_json(&jwks_url).await?;
@@ -125,23 +153,44 @@ impl Issuer {
         })
     }
 
+    /// The key set: cached; fetched when missing or an hour old, or for an
+    /// unknown key id at most once a minute. A failed fetch is not retried
+    /// for 10 seconds, and the last good set is used meanwhile.
     async fn keys(&self, refresh: bool) -> Result<JwkSet, Refusal> {
         let mut cache = self.keys.lock().await;
-        let mut forced = None;
-        if let Some(c) = cache.as_ref() {
-            if !refetch(c.fetched.elapsed(), c.forced.map(|f| f.elapsed()), refresh) {
-                return Ok(c.set.clone());
-            }
-            forced = c.forced;
+        if let Some((set, fetched)) = &cache.good
+            && !refetch(
+                fetched.elapsed(),
+                cache.forced.map(|f| f.elapsed()),
+                refresh,
+            )
+        {
+            return Ok(set.clone());
         }
-        let set = self.fetch_keys().await?;
-        let now = Instant::now();
-        *cache = Some(CachedKeys {
-            set: set.clone(),
-            fetched: now,
-            forced: if refresh { Some(now) } else { forced },
-        });
-        Ok(set)
+        if cache
+            .failed
+            .is_some_and(|f| f.elapsed() < RETRY_AFTER_FAILURE)
+        {
+            return cache
+                .good
+                .as_ref()
+                .map(|(s, _)| s.clone())
+                .ok_or(Refusal::IssuerUnreachable);
+        }
+        if refresh {
+            cache.forced = Some(Instant::now());
+        }
+        match self.fetch_keys().await {
+            Ok(set) => {
+                cache.good = Some((set.clone(), Instant::now()));
+                cache.failed = None;
+                Ok(set)
+            }
+            Err(r) => {
+                cache.failed = Some(Instant::now());
+                cache.good.as_ref().map(|(s, _)| s.clone()).ok_or(r)
+            }
+        }
     }
 
     /// Verifies `jwt` completely at `now` (Unix seconds).
@@ -183,10 +232,21 @@ impl Issuer {
             return Err(Refusal::IssMismatch);
         }
         let kid = header["kid"].as_str().map(str::to_owned);
+        // Keys marked for encryption, or for another algorithm, never
+        // verify a signature.
+        let usable = |k: &jsonwebtoken::jwk::Jwk| {
+            k.common
+                .public_key_use
+                .as_ref()
+                .is_none_or(|u| *u == jsonwebtoken::jwk::PublicKeyUse::Signature)
+                && k.common
+                    .key_algorithm
+                    .is_none_or(|a| a.to_string() == alg_name)
+        };
         let find = |set: &JwkSet| match &kid {
-            Some(k) => set.find(k).cloned(),
+            Some(k) => set.find(k).filter(|k| usable(k)).cloned(),
             // Without a kid, only an issuer with one key is unambiguous.
-            None if set.keys.len() == 1 => set.keys.first().cloned(),
+            None if set.keys.len() == 1 => set.keys.first().filter(|k| usable(k)).cloned(),
             None => None,
         };
         let jwk = match find(&self.keys(false).await?) {
