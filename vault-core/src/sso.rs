@@ -310,8 +310,10 @@ impl Refusal {
                  started here. Start again from the sign-in page."
             }
             Self::BrowserMismatch => {
-                "This sign-in was started in another browser (or its cookies were cleared). \
-                 Start again from the sign-in page in this browser."
+                "This sign-in was started in another browser, its cookies were cleared, or it \
+                 started at another address of this server than the one the identity provider \
+                 returns to (server.public_url). Start again from the sign-in page, in this \
+                 browser, at that address."
             }
             Self::IdpError => "The identity provider refused or cancelled the sign-in.",
             Self::CodeExchangeFailed => {

@@ -119,16 +119,32 @@ pub const IDENTIFYING_CLAIMS: &[&str] = &[
     "namespace_id",
 ];
 
-/// Whether `bound` pins the workload down: one of [`IDENTIFYING_CLAIMS`]
-/// whose first segment (up to `/` or `:`) holds no `*` when `glob` is on.
+/// Whether `bound` pins the workload down: one of [`IDENTIFYING_CLAIMS`],
+/// exact, or (with `glob`) with an owner fixed before the first `*`. The
+/// text before the first `*` must name an owner: a non-empty name followed
+/// by `/` (`acme/*`, `repo:acme/app:*`), or, for a Kubernetes subject, the
+/// namespace (`system:serviceaccount:NS:*`). `repo:*`, `project_path:*`,
+/// `acme*` or `*` fix nothing a stranger cannot match.
 pub fn binds_identity(bound: &BTreeMap<String, String>, glob: bool) -> bool {
     bound.iter().any(|(k, v)| {
-        IDENTIFYING_CLAIMS.contains(&k.as_str())
-            && !v.is_empty()
-            && !(glob
-                && v.split(['/', ':'])
-                    .next()
-                    .is_none_or(|seg| seg.contains('*')))
+        if !IDENTIFYING_CLAIMS.contains(&k.as_str()) || v.is_empty() {
+            return false;
+        }
+        let Some(star) = v.find('*').filter(|_| glob) else {
+            return true; // exact
+        };
+        let fixed = &v[..star];
+        let owner_fixed = fixed.rsplit_once('/').is_some_and(|(owner, _)| {
+            owner
+                .rsplit([':', '/'])
+                .next()
+                .is_some_and(|o| !o.is_empty())
+        });
+        let namespace_fixed = fixed
+            .strip_prefix("system:serviceaccount:")
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(ns, _)| !ns.is_empty());
+        owner_fixed || namespace_fixed
     })
 }
 
@@ -326,6 +342,26 @@ mod tests {
         assert!(!binds_identity(&b(&[("environment", "production")]), false));
         assert!(!binds_identity(&b(&[("sub", "*")]), true));
         assert!(!binds_identity(&b(&[("repository", "acme*/x")]), true));
+        // The subject's first part is a fixed word: it pins nothing.
+        for open in [
+            "repo:*",
+            "repo:ac*",
+            "repo:*/app:ref:refs/heads/main",
+            "project_path:*",
+            "system:serviceaccount:*",
+            "system:serviceaccount::*",
+            "/*",
+        ] {
+            assert!(!binds_identity(&b(&[("sub", open)]), true), "{open}");
+        }
+        for pinned in [
+            "repo:acme/*",
+            "repo:acme/app:*",
+            "project_path:group/*",
+            "system:serviceaccount:billing:*",
+        ] {
+            assert!(binds_identity(&b(&[("sub", pinned)]), true), "{pinned}");
+        }
         // Without glob a `*` is literal, so it pins nothing open.
         assert!(binds_identity(&b(&[("sub", "*")]), false));
         assert!(binds_identity(

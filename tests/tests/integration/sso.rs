@@ -168,6 +168,23 @@ fn a_browser_login_reads_what_its_groups_allow_and_loses_a_group_at_the_next_log
             .contains("/v1/auth/oidc/corp/start?return_to=/ui/")
     );
 
+    // Started at another loopback name of the server (the README says
+    // localhost; dev mode's public origin is 127.0.0.1): sent to the public
+    // origin first, where the IdP will return and the cookie must be.
+    let port = s.addr.rsplit(':').next().unwrap();
+    let elsewhere = UserAgent::new().get(&format!(
+        "http://localhost:{port}/v1/auth/oidc/corp/start?return_to=/ui/"
+    ));
+    assert_eq!(elsewhere.status, 303, "{elsewhere:?}");
+    assert_eq!(
+        elsewhere.location.as_deref(),
+        Some(&*format!(
+            "{}/v1/auth/oidc/corp/start?return_to=/ui/",
+            s.addr
+        ))
+    );
+    assert!(elsewhere.set_cookie.is_empty());
+
     let ua = UserAgent::new();
     let first = start(&s, &ua, "corp", "/ui/");
     let to_idp = first.location.clone().unwrap();
@@ -765,7 +782,8 @@ fn check_config_reads_the_secret_without_showing_it_and_notes_loopback_http() {
         std::fs::write(
             &cfg,
             format!(
-                "[[oidc.providers]]\nname = \"corp-eu\"\nissuer = \"{issuer}\"\nclient_id = \"v\"\n"
+                "[[oidc.providers]]\nname = \"corp-eu\"\nissuer = \"{issuer}\"\nclient_id = \"v\"\n\
+                 [[oidc.providers.group_roles]]\ngroup = \"g\"\nrole = \"raeder\"\nscope = \"a/b\"\n"
             ),
         )
         .unwrap();
@@ -784,7 +802,11 @@ fn check_config_reads_the_secret_without_showing_it_and_notes_loopback_http() {
     let (code, text) = check("http://127.0.0.1:9400", Some("hunter2-canary"));
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("plain-HTTP issuer"), "{text}");
+    // A role that is not built in may be a custom one: a note, not an error.
+    assert!(text.contains("\"raeder\", which is not built in"), "{text}");
     assert!(!text.contains("hunter2-canary"), "{text}");
+    let (code, text) = check("http://127.0.0.1:9400", Some("x"));
+    assert_eq!(code, Some(0), "{text}");
     let (code, text) = check("http://127.0.0.1:9400", None);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("VAULT_OIDC_CORP_EU_CLIENT_SECRET"), "{text}");

@@ -380,6 +380,9 @@ fn roles_made_through_the_api_follow_the_token_rules() {
         json!({ "environment": "production" }),
         json!({ "repository": "*" }),
         json!({ "sub": "acme*" }),
+        // A subject's first part is a fixed word (`repo`): it pins nothing.
+        json!({ "sub": "repo:*" }),
+        json!({ "sub": "repo:*:ref:refs/heads/main" }),
     ] {
         let mut open = role.clone();
         open["name"] = "open".into();
@@ -499,6 +502,17 @@ fn vault_login_and_vault_run_with_workload_through_the_real_cli() {
     let who = ci(&["whoami", "--format", "json"]);
     let who: Value = serde_json::from_slice(&who.stdout).unwrap();
     assert_eq!(who["kind"], "service_token", "{who}");
+    // The job cleans up: logout revokes the minted token and forgets it.
+    let out = ci(&["logout"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let who = ci(&["whoami"]);
+    assert!(!who.status.success(), "the token is gone");
+    let revoked = workload_records(&s);
+    assert!(!revoked.is_empty());
 
     // The repository's .vault.toml names the issuer and role: the CI line
     // is just `vault run -- CMD`.

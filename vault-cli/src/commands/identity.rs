@@ -137,7 +137,7 @@ pub fn logout(ctx: &Ctx) -> CliResult<u8> {
 }
 
 /// The HTTP status behind an API error, if it is one.
-fn status_of(e: &CliError) -> Option<u16> {
+pub(crate) fn status_of(e: &CliError) -> Option<u16> {
     std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<crate::client::ApiError>())
         .map(|a| a.status)
@@ -238,11 +238,12 @@ pub fn users(cmd: UsersCommand, ctx: &Ctx) -> CliResult<u8> {
             if out.format == Format::Json {
                 return output::json(&l).map(|()| 0);
             }
-            let mut t = Table::new(&["ID", "PROVIDER", "SUBJECT", "EMAIL", "LAST LOGIN"]);
+            let mut t = Table::new(&["ID", "PROVIDER", "ISSUER", "SUBJECT", "EMAIL", "LAST LOGIN"]);
             for i in &l.identities {
                 t.row(vec![
                     i.id.clone(),
                     i.provider.clone(),
+                    i.issuer.clone(),
                     i.subject.clone(),
                     i.email.clone().unwrap_or_default(),
                     i.last_login_at.map(when).unwrap_or_else(|| "never".into()),

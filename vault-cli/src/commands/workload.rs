@@ -63,7 +63,19 @@ pub fn exchange(
                 jwt,
             },
         )
-        .map_err(|e| e.context(format!("workload login as {issuer}/{role} failed")))
+        .map_err(|e| {
+            // A refusal's message ends with the reason code; the generic
+            // "run vault login" hint would be wrong advice in CI.
+            let refused = crate::commands::identity::status_of(&e).is_some();
+            let e = e.context(format!("workload login as {issuer}/{role} failed"));
+            if !refused {
+                return e;
+            }
+            e.hint(
+                "the message ends with the reason code; docs/ci.md \"Troubleshooting by \
+                     reason code\" says what to do (the audit record has the token's claim values)",
+            )
+        })
 }
 
 fn identity_token(client: &Client, args: &WorkloadArgs, issuer: &str) -> CliResult<SecretText> {

@@ -55,6 +55,10 @@ pub struct OidcProvider {
     /// Group-to-role bindings, recomputed at every login.
     #[serde(default)]
     pub group_roles: Vec<GroupRoleConfig>,
+    /// A PEM file of CA certificates to trust for this IdP (an internal
+    /// IdP behind a company CA), besides the usual roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `provisioning`.
@@ -113,6 +117,7 @@ impl OidcConfig {
         "provisioning",
         "token_auth_method",
         "group_roles",
+        "ca_file",
     ];
 
     /// Checks every provider; names must be unique.
@@ -140,6 +145,16 @@ impl OidcConfig {
                      loopback address (tests, a local IdP); use https for anything else",
                     p.name, p.issuer
                 ));
+            }
+            for g in &p.group_roles {
+                if vault_core::access::Role::builtin(&g.role).is_none() {
+                    out.push(format!(
+                        "oidc provider {:?}: group_roles names role {:?}, which is not built in; \
+                         it must exist as a custom role (vault access roles), or the rule gives \
+                         nothing",
+                        p.name, g.role
+                    ));
+                }
             }
             if p.provisioning == Provisioning::Auto && p.allowed_groups.is_empty() {
                 out.push(format!(

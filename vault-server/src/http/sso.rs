@@ -194,6 +194,14 @@ pub async fn start(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let origin = origin.unwrap_or_default();
+    // The flow must start where it ends: the IdP sends the browser back to
+    // the public origin, and the pre-login cookie is per host. A start on
+    // another name of this server (`localhost` for `127.0.0.1`) goes there
+    // first.
+    if let Some(to) = elsewhere(&headers, &origin, &provider, raw.as_deref()) {
+        return see_other(&to);
+    }
     let q = query_pairs(raw.as_deref());
     let return_to = safe_return_to(first(&q, "return_to").as_deref()).to_owned();
     let cli = match (first(&q, "cli_port"), first(&q, "cli_challenge")) {
@@ -213,7 +221,6 @@ pub async fn start(
             Err(e) => return failure_page(SsoFailure::Error(e)),
         },
     };
-    let origin = origin.unwrap_or_default();
     match v
         .sso_start(&ctx, &provider, &origin, &return_to, cli, &browser)
         .await
@@ -229,6 +236,40 @@ pub async fn start(
         }
         Err(f) => failure_page(f),
     }
+}
+
+/// The start URL on the public origin, when this request came in on
+/// another host name and the provider name is one a URL can carry as is.
+fn elsewhere(
+    headers: &HeaderMap,
+    origin: &str,
+    provider: &str,
+    query: Option<&str>,
+) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let public_host = origin.split_once("://").map(|(_, h)| h)?;
+    let plain = !provider.is_empty()
+        && provider
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    // Only between loopback names of one port (dev mode's `localhost` and
+    // `127.0.0.1`): behind a proxy that rewrites Host, the host never
+    // matches, and a redirect would loop.
+    let split = |h: &str| {
+        let (name, port) = h.rsplit_once(':').unwrap_or((h, ""));
+        let loopback = matches!(
+            name.to_ascii_lowercase().as_str(),
+            "localhost" | "127.0.0.1" | "[::1]"
+        );
+        (loopback, port.to_owned(), name.to_ascii_lowercase())
+    };
+    let (req_lo, req_port, req_name) = split(host);
+    let (pub_lo, pub_port, pub_name) = split(public_host);
+    if !(req_lo && pub_lo && req_port == pub_port && req_name != pub_name) || !plain {
+        return None;
+    }
+    let q = query.map(|q| format!("?{q}")).unwrap_or_default();
+    Some(format!("{origin}/v1/auth/oidc/{provider}/start{q}"))
 }
 
 fn bad_cli_request() -> Response {

@@ -202,8 +202,25 @@ fn classify(e: reqwest::Error) -> OutboundError {
         }
         src = s.source();
     }
-    // Without the URL: it is ours, and the message stays short.
-    OutboundError::Transport(e.without_url().to_string())
+    // Without the URL (it is ours), with every cause: "connection
+    // refused" or "invalid peer certificate: UnknownIssuer" is what an
+    // operator needs to read in the log.
+    OutboundError::Transport(error_chain(&e.without_url()))
+}
+
+/// `e` and its sources, joined with `: `.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        src = s.source();
+    }
+    out
 }
 
 impl<'c> AsyncHttpClient<'c> for GuardedHttp {

@@ -603,6 +603,12 @@ impl Vault {
                     // A role with global actions counts only on `*`, as a
                     // manual grant would.
                     .filter(|(role, scope)| {
+                        if find_role(role, &custom).is_none() {
+                            tracing::warn!(
+                                role = %role,
+                                "an SSO group_roles rule names a role that does not exist; it gives nothing"
+                            );
+                        }
                         find_role(role, &custom).is_some_and(|r| {
                             !r.permissions.iter().any(|p| p.is_global())
                                 || Scope::parse(scope).is_ok_and(|s| s.is_all())

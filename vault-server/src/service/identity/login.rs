@@ -224,14 +224,31 @@ impl Vault {
         })
     }
 
-    /// `POST /v1/auth/logout`: revokes the calling session.
+    /// `POST /v1/auth/logout`: revokes the calling session, or the calling
+    /// service token (a CI job's, when it is done).
     pub async fn logout(&self, ctx: &Ctx) -> Result<()> {
         let p = self.authorize(ctx, Action::SelfService, "auth").await?;
+        if let Principal::Service { token_id, .. } = &p {
+            let (id, now) = (token_id.clone(), self.clock().now());
+            return self
+                .write_as(
+                    ctx,
+                    Some(&p),
+                    "token.revoke",
+                    &format!("tokens/{id}"),
+                    Some("logout".into()),
+                    move |w| {
+                        w.revoke_service_token(&id, now)?;
+                        Ok(())
+                    },
+                )
+                .await;
+        }
         let Principal::User { session_id, .. } = &p else {
             return Err(Error::new(
                 Kind::Forbidden,
                 "auth.not_a_session",
-                "only a login session can log out; revoke tokens with DELETE /v1/tokens/{id}",
+                "a root token cannot log out; revoke it with DELETE /v1/tokens/{id}",
             ));
         };
         let (id, now) = (session_id.clone(), self.clock().now());

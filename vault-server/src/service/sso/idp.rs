@@ -21,7 +21,7 @@ use vault_core::secret::SecretText;
 use vault_core::sso::{GroupRole, Refusal, groups_from_claim};
 
 use crate::config::oidc::{OidcProvider, Provisioning, TokenAuthMethod, issuer_url};
-use crate::service::outbound::{GuardedHttp, refetch};
+use crate::service::outbound::{GuardedHttp, error_chain, refetch};
 
 /// Claims beyond the standard ones (where the groups are).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -63,6 +63,8 @@ pub struct ProviderSettings {
     pub auth_method: TokenAuthMethod,
     /// Group-to-role rules.
     pub group_roles: Vec<GroupRole>,
+    /// Extra CA certificates (PEM) to trust for this IdP.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl ProviderSettings {
@@ -91,6 +93,16 @@ impl ProviderSettings {
                     scope: g.scope.clone(),
                 })
                 .collect(),
+            ca_pem: match &p.ca_file {
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    format!(
+                        "oidc provider {:?}: cannot read ca_file {}: {e}",
+                        p.name,
+                        path.display()
+                    )
+                })?),
+                None => None,
+            },
         })
     }
 }
@@ -154,7 +166,8 @@ impl Provider {
     /// A provider; nothing is fetched until the first login.
     pub fn new(settings: ProviderSettings) -> Result<Self, String> {
         let url = issuer_url(&settings.issuer)?;
-        let http = GuardedHttp::new(&url)?;
+        let http = GuardedHttp::with_ca(&url, settings.ca_pem.as_deref())
+            .map_err(|e| format!("oidc provider {:?}: {e}", settings.name))?;
         let issuer = IssuerUrl::new(settings.issuer.clone()).map_err(|e| e.to_string())?;
         Ok(Self {
             settings,
@@ -196,7 +209,11 @@ impl Provider {
                 Ok(meta)
             }
             Err(e) => {
-                tracing::warn!(provider = %self.settings.name, error = %e, "OIDC discovery failed");
+                tracing::warn!(
+                    provider = %self.settings.name,
+                    error = %error_chain(&e),
+                    "OIDC discovery failed (issuer reachable? issuer exactly as the IdP writes it? CA trusted?)"
+                );
                 Err(Refusal::IdpUnreachable)
             }
         }
@@ -294,7 +311,7 @@ impl Provider {
             .await
             .map_err(|e| {
                 let unreachable = matches!(e, RequestTokenError::Request(_));
-                tracing::warn!(provider = %self.settings.name, error = %e, "OIDC code exchange failed");
+                tracing::warn!(provider = %self.settings.name, error = %error_chain(&e), "OIDC code exchange failed");
                 if unreachable {
                     Refusal::IdpUnreachable
                 } else {
@@ -446,7 +463,7 @@ impl Provider {
             .map_err(|_| Refusal::IdpError)?;
         let info: openidconnect::UserInfoClaims<ExtraClaims, CoreGenderClaim> =
             req.request_async(&self.http).await.map_err(|e| {
-                tracing::warn!(provider = %self.settings.name, error = %e, "OIDC userinfo failed");
+                tracing::warn!(provider = %self.settings.name, error = %error_chain(&e), "OIDC userinfo failed");
                 match e {
                     openidconnect::UserInfoError::Request(_) => Refusal::IdpUnreachable,
                     _ => Refusal::UserinfoInvalid,

@@ -111,7 +111,7 @@ impl Issuer {
             .body(Vec::new())
             .map_err(|_| Refusal::IssuerUnreachable)?;
         let resp = self.http.send(req).await.map_err(|e| {
-            tracing::warn!(issuer = %self.config.name, error = %e, "workload issuer fetch failed");
+            tracing::warn!(issuer = %self.config.name, error = %e, url, "workload issuer fetch failed");
             Refusal::IssuerUnreachable
         })?;
         if !resp.status().is_success() {
