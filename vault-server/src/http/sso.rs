@@ -265,7 +265,7 @@ fn elsewhere(
     };
     let (req_lo, req_port, req_name) = split(host);
     let (pub_lo, pub_port, pub_name) = split(public_host);
-    if !(req_lo && pub_lo && req_port == pub_port && req_name != pub_name) || !plain {
+    if !(req_lo && pub_lo && req_port == pub_port && req_name != pub_name && plain) {
         return None;
     }
     let q = query.map(|q| format!("?{q}")).unwrap_or_default();
