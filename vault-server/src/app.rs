@@ -96,6 +96,9 @@ pub fn init_logging(cfg: &Config) {
 pub async fn run(opts: Options) -> Result<(), String> {
     let problems = crate::hardening::harden();
     let (cfg, _temp) = load_config(&opts)?;
+    // Secrets the configuration points to are read before anything is
+    // written: a missing client secret stops the start with nothing created.
+    let sso = crate::service::sso::SsoSettings::from_config(&cfg.oidc, &|k| std::env::var(k).ok())?;
     init_logging(&cfg);
     for p in problems {
         tracing::warn!("{p}");
@@ -137,8 +140,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
     let mut settings = Settings::from_config(&cfg);
     settings.identity =
         crate::service::identity::IdentitySettings::from_config(&cfg.identity, test_clock);
-    settings.sso =
-        crate::service::sso::SsoSettings::from_config(&cfg.oidc, &|k| std::env::var(k).ok())?;
+    settings.sso = sso;
     let vault = Vault::open(store, clock, settings, metrics.clone())
         .await
         .map_err(|e| e.to_string())?;
