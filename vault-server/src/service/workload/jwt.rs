@@ -1,8 +1,8 @@
 //! One trusted workload issuer at run time: its key set (from discovery or
 //! `jwks_url`; cached, refetched on an unknown key id at most once a minute)
-//! and the complete check of a token (RFC 7519 §7.2, RFC 8725): algorithm
-//! from the allowlist, signature, `iss`, `aud`, `exp`, `nbf`, `iat` and
-//! `max_token_age`.
+//! and the complete check of a token (RFC 7519 §7.2, RFC 8725) with
+//! `jsonwebtoken`: algorithm from the allowlist, signature, `iss`, `aud`,
+//! `exp`, `nbf`, `iat` and `max_token_age`.
 
 use std::time::Instant;
 
@@ -275,7 +275,6 @@ impl Issuer {
                 // A key that cannot verify this algorithm (an RSA key for an
                 // ES256 header) is a signature that does not verify.
                 ErrorKind::InvalidEcdsaKey
-                | ErrorKind::InvalidEddsaKey
                 | ErrorKind::InvalidRsaKey(_)
                 | ErrorKind::InvalidKeyFormat => Refusal::BadSignature,
                 _ => Refusal::Malformed,
