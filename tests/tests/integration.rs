@@ -27,6 +27,7 @@ mod integration {
     mod identity_sessions;
     mod identity_tokens;
     mod lifecycle;
+    mod passkeys;
     mod read_cache;
     mod rewrap;
     mod root_tokens;

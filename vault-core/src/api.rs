@@ -53,9 +53,11 @@ use crate::clock::Timestamp;
 use crate::secret::SecretText;
 
 pub mod identity;
+pub mod passkeys;
 pub mod sso;
 pub mod workload;
 pub use identity::*;
+pub use passkeys::*;
 pub use sso::*;
 pub use workload::*;
 

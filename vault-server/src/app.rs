@@ -196,6 +196,16 @@ pub async fn run(opts: Options) -> Result<(), String> {
         ))
         .ok()
     });
+    let public = cfg
+        .server
+        .public_url
+        .as_deref()
+        .and_then(|u| crate::config::public_origin(u).ok())
+        .unwrap_or_else(|| format!("{scheme}://{addr}"));
+    // Passkeys need a domain name; without one the rest of the server runs.
+    if let Err(e) = vault.set_passkey_origin(&public) {
+        tracing::warn!("passkeys are off: {e}");
+    }
     let app = crate::http::router(
         vault.clone(),
         cfg.limits.max_body_bytes,
@@ -205,13 +215,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
             trusted_proxies: Arc::new(cfg.server.trusted_proxies.clone()),
             // Validated at load; an invalid one never gets here. Without
             // one (dev mode), the origin is the address actually bound.
-            public_origin: Some(Arc::from(
-                cfg.server
-                    .public_url
-                    .as_deref()
-                    .and_then(|u| crate::config::public_origin(u).ok())
-                    .unwrap_or_else(|| format!("{scheme}://{addr}")),
-            )),
+            public_origin: Some(Arc::from(public)),
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

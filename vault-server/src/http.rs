@@ -13,6 +13,7 @@ pub mod keys;
 pub mod middleware;
 pub mod openapi;
 pub mod params;
+pub mod passkeys;
 pub mod route_access;
 pub mod secrets;
 pub mod serve;
@@ -59,7 +60,8 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .routes(routes!(openapi::serve))
         .merge(identity::open_routes())
         .merge(sso::open_routes())
-        .merge(workload::open_routes());
+        .merge(workload::open_routes())
+        .merge(passkeys::open_routes());
     let with_credential = OpenApiRouter::new()
         .routes(routes!(sys::seal))
         .routes(routes!(sys::rotate_root))
@@ -91,6 +93,7 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .merge(identity::routes())
         .merge(sso::routes())
         .merge(workload::routes())
+        .merge(passkeys::routes())
         .route_layer(axum::middleware::from_fn(extract::require_credential));
     without_credential.merge(with_credential)
 }

@@ -9,6 +9,7 @@
 //! - [`audit`]: listing, export, verification, checkpoints, retention.
 //! - [`cache`]: credential and version caches, invalidated by any change.
 //! - [`outbound`]: the guarded HTTP client for calls to IdPs and issuers.
+//! - [`passkeys`]: WebAuthn passkeys: registration and passwordless login.
 //! - [`sso`]: single sign-on with OpenID Connect.
 //! - [`tasks`]: periodic background work.
 //! - [`workload`]: workload identity (CI and cluster JWTs for tokens).
@@ -21,6 +22,7 @@ pub mod identity;
 pub mod keys;
 pub mod lifecycle;
 pub mod outbound;
+pub mod passkeys;
 pub mod rewrap;
 pub mod root;
 pub mod secrets;
@@ -168,6 +170,8 @@ struct Inner {
     sso: sso::SsoState,
     /// Workload identity issuers.
     workload: workload::WorkloadState,
+    /// The passkey relying party.
+    passkeys: passkeys::PasskeyState,
 }
 
 impl Vault {
@@ -213,6 +217,7 @@ impl Vault {
                 cache,
                 sso,
                 workload,
+                passkeys: passkeys::PasskeyState::default(),
             }),
         })
     }
@@ -378,6 +383,11 @@ impl Vault {
     /// Workload identity issuers.
     pub(crate) fn workload_state(&self) -> &workload::WorkloadState {
         &self.inner.workload
+    }
+
+    /// The passkey relying party.
+    pub(crate) fn passkey_state(&self) -> &passkeys::PasskeyState {
+        &self.inner.passkeys
     }
 
     /// Identity runtime state (hash limiter, dummy hash).

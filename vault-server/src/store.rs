@@ -11,6 +11,7 @@
 //! commits in the same transaction as the change (fail closed).
 
 pub mod identity;
+pub mod passkeys;
 pub mod sqlite;
 pub mod sso;
 pub mod workload;
@@ -421,7 +422,9 @@ pub struct ArchiveRow {
 }
 
 /// Queries.
-pub trait Reader: identity::IdentityReader + sso::SsoReader + workload::WorkloadReader {
+pub trait Reader:
+    identity::IdentityReader + sso::SsoReader + workload::WorkloadReader + passkeys::PasskeyReader
+{
     /// The seal configuration, once initialized.
     fn seal_config(&self) -> Result<Option<SealConfigRow>, StoreError>;
     /// A wrapped system secret.
@@ -500,7 +503,11 @@ pub trait Reader: identity::IdentityReader + sso::SsoReader + workload::Workload
 
 /// Changes (inside the writer's transaction).
 pub trait Writer:
-    Reader + identity::IdentityWriter + sso::SsoWriter + workload::WorkloadWriter
+    Reader
+    + identity::IdentityWriter
+    + sso::SsoWriter
+    + workload::WorkloadWriter
+    + passkeys::PasskeyWriter
 {
     /// Stores the seal configuration (replaces it on root rotation).
     fn put_seal_config(&mut self, row: &SealConfigRow) -> Result<(), StoreError>;

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use vault_tests::{Client, Server};
 
-const OPEN: [&str; 9] = [
+const OPEN: [&str; 10] = [
     "/v1/sys/health",
     // Single sign-on: the flow itself is the credential.
     "/v1/auth/oidc/providers",
@@ -13,6 +13,8 @@ const OPEN: [&str; 9] = [
     "/v1/auth/oidc/corp/callback",
     // Workload identity: the JWT is the credential.
     "/v1/auth/workload/issuers",
+    // Passkey sign-in: the assertion is the credential.
+    "/v1/auth/passkeys/login/start",
     "/v1/sys/seal-status",
     "/v1/sys/init",
     "/v1/sys/unseal",

@@ -3,6 +3,7 @@
 
 mod identity;
 mod migrate;
+mod passkeys;
 mod queries;
 mod sso;
 mod workload;

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "workload",
         include_str!("../../../../migrations/sqlite/0006_workload.sql"),
     ),
+    (
+        7,
+        "passkeys",
+        include_str!("../../../../migrations/sqlite/0007_passkeys.sql"),
+    ),
 ];
 
 /// Applies missing migrations, each in its own transaction.

@@ -1,0 +1,530 @@
+//! Passkeys (WebAuthn Level 3, with `webauthn-rs`): a signed-in user
+//! registers discoverable passkeys; anyone signs in with one, no username
+//! needed. The relying-party id is the host of the server's public origin
+//! (in dev mode on loopback: `localhost`, since WebAuthn refuses IP
+//! addresses), the origin is that origin.
+//!
+//! Ceremony state lives only in the database, is taken (deleted) before the
+//! answer is verified, so a replayed answer finds nothing, and expires
+//! after 5 minutes. Sign counters are stored with compare-and-swap; a
+//! counter that goes backwards is refused as `possible_cloned_authenticator`.
+//! Every event is audited.
+
+use std::sync::OnceLock;
+
+use sha2::{Digest, Sha256};
+use vault_core::api::{
+    FinishPasskeyCeremony, LoginResponse, PasskeyCeremony, PasskeyInfo, PasskeyList,
+    StartPasskeyRegistration,
+};
+use vault_core::audit::Outcome;
+use vault_core::crypto::random;
+use webauthn_rs::prelude::{
+    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
+};
+
+use crate::service::identity::auth::resolve;
+use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
+use crate::store::passkeys::{CeremonyRow, PasskeyRow};
+
+/// How long a ceremony may be finished, seconds.
+pub const CEREMONY_TTL_SECS: i64 = 300;
+
+/// The relying party, made once the public origin is known (at start, after
+/// the listener is bound).
+#[derive(Default)]
+pub struct PasskeyState {
+    webauthn: OnceLock<Webauthn>,
+}
+
+impl std::fmt::Debug for PasskeyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyState").finish_non_exhaustive()
+    }
+}
+
+/// The WebAuthn origin for a public origin: itself, except that a loopback
+/// IP address becomes `localhost` (WebAuthn RP ids are domains).
+pub fn webauthn_origin(public_origin: &str) -> String {
+    for scheme in ["http", "https"] {
+        for ip in ["127.0.0.1", "[::1]"] {
+            if let Some(rest) = public_origin.strip_prefix(&format!("{scheme}://{ip}")) {
+                return format!("{scheme}://localhost{rest}");
+            }
+        }
+    }
+    public_origin.to_owned()
+}
+
+fn ceremony_hash(id: &str) -> Vec<u8> {
+    Sha256::digest(id.as_bytes()).to_vec()
+}
+
+/// The WebAuthn user handle of a user: 16 bytes of SHA-256 of the user id
+/// (stable, reveals nothing).
+fn user_handle(user_id: &str) -> Uuid {
+    let d = Sha256::digest(user_id.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    Uuid::from_bytes(b)
+}
+
+fn refused(code: &'static str, message: &str) -> Error {
+    Error::new(Kind::Unauthenticated, code, message)
+}
+
+fn info(p: &PasskeyRow) -> PasskeyInfo {
+    PasskeyInfo {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        created_at: p.created_at,
+        last_used_at: p.last_used_at,
+    }
+}
+
+impl Vault {
+    /// Sets the relying party from the public origin; the first call wins.
+    pub fn set_passkey_origin(&self, public_origin: &str) -> std::result::Result<(), String> {
+        let origin = webauthn_origin(public_origin);
+        let url = Url::parse(&origin).map_err(|e| format!("passkey origin {origin}: {e}"))?;
+        let rp_id = url
+            .host_str()
+            .ok_or_else(|| format!("passkey origin {origin} has no host"))?
+            .to_owned();
+        let w = WebauthnBuilder::new(&rp_id, &url)
+            .and_then(|b| b.rp_name("vault").build())
+            .map_err(|e| format!("passkeys: relying party {rp_id}: {e}"))?;
+        let _ = self.passkey_state().webauthn.set(w);
+        Ok(())
+    }
+
+    fn webauthn(&self) -> Result<&Webauthn> {
+        self.passkey_state().webauthn.get().ok_or_else(|| {
+            Error::new(
+                Kind::Sealed,
+                "passkey.unavailable",
+                "passkeys need server.public_url with a domain name (WebAuthn does not accept \
+                 IP addresses); see docs/passkeys.md",
+            )
+        })
+    }
+
+    async fn audit_passkey(
+        &self,
+        ctx: &Ctx,
+        p: Option<&Principal>,
+        action: &str,
+        outcome: Outcome,
+        detail: String,
+    ) -> Result<()> {
+        let e = self.entry(ctx, p, action, "auth/passkeys", outcome, Some(detail));
+        self.audit(ctx, e).await
+    }
+
+    async fn new_ceremony(&self, row: CeremonyRow) -> Result<()> {
+        let now = self.clock().now();
+        self.store()
+            .write(None, move |w| -> Result<()> {
+                Ok(w.insert_ceremony(&row, now)?)
+            })
+            .await
+            .map_err(|e| Error::internal(format!("write failed: {e}")))?
+    }
+
+    /// Takes a ceremony of `kind` (deleted before anything is verified).
+    async fn take_ceremony(&self, id: &str, kind: &str) -> Result<Option<CeremonyRow>> {
+        let hash = ceremony_hash(id);
+        let now = self.clock().now();
+        let kind = kind.to_owned();
+        let row = self
+            .store()
+            .write(None, move |w| -> Result<Option<CeremonyRow>> {
+                Ok(w.take_ceremony(&hash)?)
+            })
+            .await
+            .map_err(|e| Error::internal(format!("write failed: {e}")))??;
+        Ok(row.filter(|c| c.kind == kind && c.expires_at > now))
+    }
+
+    fn user_of(p: &Principal) -> Result<(String, String)> {
+        match p {
+            Principal::User {
+                user_id, username, ..
+            } => Ok((user_id.clone(), username.clone())),
+            _ => Err(Error::new(
+                Kind::Forbidden,
+                "auth.not_a_session",
+                "passkeys belong to users: sign in as one",
+            )),
+        }
+    }
+
+    /// `POST /v1/auth/passkeys/register/start`: options for a discoverable
+    /// credential with user verification (`residentKey: required`).
+    pub async fn passkey_register_start(
+        &self,
+        ctx: &Ctx,
+        req: StartPasskeyRegistration,
+    ) -> Result<PasskeyCeremony> {
+        let p = self
+            .authorize(ctx, Action::SelfService, "auth/passkeys")
+            .await?;
+        let (user_id, username) = Self::user_of(&p)?;
+        let name = req.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(Error::bad(
+                "passkey.invalid_name",
+                "a passkey's name is 1-64 characters, no control characters",
+            ));
+        }
+        let uid = user_id.clone();
+        let existing = self.store().read(move |r| r.passkeys(Some(&uid))).await?;
+        let exclude = existing
+            .iter()
+            .filter_map(|k| serde_json::from_str::<Passkey>(&k.passkey).ok())
+            .map(|k| k.cred_id().clone())
+            .collect::<Vec<_>>();
+        let (ccr, state) = self
+            .webauthn()?
+            .start_passkey_registration(user_handle(&user_id), &username, &username, Some(exclude))
+            .map_err(|e| Error::internal(format!("webauthn: {e}")))?;
+        // webauthn-rs asks for a non-discoverable credential by default; a
+        // passkey that signs in without a username must be discoverable
+        // (the answer is checked against the state, which does not care).
+        let mut options =
+            serde_json::to_value(&ccr).map_err(|e| Error::internal(format!("{e}")))?;
+        if let Some(sel) = options
+            .get_mut("publicKey")
+            .and_then(|p| p.get_mut("authenticatorSelection"))
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            sel.insert("residentKey".into(), "required".into());
+            sel.insert("requireResidentKey".into(), true.into());
+        }
+        let id = random_id()?;
+        self.new_ceremony(CeremonyRow {
+            id_hash: ceremony_hash(&id),
+            kind: "register".into(),
+            user_id: Some(user_id),
+            name: Some(name),
+            state: serde_json::to_string(&state)
+                .map_err(|e| Error::internal(format!("state: {e}")))?,
+            expires_at: self.clock().now().plus_secs(CEREMONY_TTL_SECS),
+        })
+        .await?;
+        Ok(PasskeyCeremony {
+            ceremony_id: id,
+            options,
+        })
+    }
+
+    /// `POST /v1/auth/passkeys/register/finish`: verifies and stores the
+    /// passkey for the caller.
+    pub async fn passkey_register_finish(
+        &self,
+        ctx: &Ctx,
+        req: FinishPasskeyCeremony,
+    ) -> Result<PasskeyInfo> {
+        let p = self
+            .authorize(ctx, Action::SelfService, "auth/passkeys")
+            .await?;
+        let (user_id, _) = Self::user_of(&p)?;
+        let ceremony = self.take_ceremony(&req.ceremony_id, "register").await?;
+        let Some(c) = ceremony.filter(|c| c.user_id.as_deref() == Some(user_id.as_str())) else {
+            self.audit_passkey(
+                ctx,
+                Some(&p),
+                "passkey.register",
+                Outcome::Denied,
+                "reason=ceremony_unknown".into(),
+            )
+            .await?;
+            return Err(Error::bad(
+                "passkey.ceremony_invalid",
+                "this registration is unknown, used or expired (5 minutes): start again",
+            ));
+        };
+        let state: PasskeyRegistration =
+            serde_json::from_str(&c.state).map_err(|e| Error::internal(format!("state: {e}")))?;
+        let cred: RegisterPublicKeyCredential = serde_json::from_value(req.credential)
+            .map_err(|_| Error::bad("passkey.invalid_credential", "not a WebAuthn registration"))?;
+        let passkey = match self.webauthn()?.finish_passkey_registration(&cred, &state) {
+            Ok(k) => k,
+            Err(e) => {
+                self.audit_passkey(
+                    ctx,
+                    Some(&p),
+                    "passkey.register",
+                    Outcome::Denied,
+                    format!("reason={}", webauthn_reason(&e)),
+                )
+                .await?;
+                return Err(Error::bad(
+                    "passkey.registration_refused",
+                    format!(
+                        "the authenticator's answer was refused ({})",
+                        webauthn_reason(&e)
+                    ),
+                ));
+            }
+        };
+        let row = PasskeyRow {
+            id: format!(
+                "pk_{}",
+                hex::encode(random::bytes::<12>().map_err(|e| Error::internal(format!("{e}")))?)
+            ),
+            user_id: user_id.clone(),
+            username: String::new(),
+            name: c.name.unwrap_or_default(),
+            credential_id: passkey.cred_id().to_vec(),
+            passkey: serde_json::to_string(&passkey)
+                .map_err(|e| Error::internal(format!("passkey: {e}")))?,
+            counter: 0,
+            created_at: self.clock().now(),
+            last_used_at: None,
+        };
+        let out = info(&row);
+        let detail = Some(format!("passkey={} name={:?}", row.id, row.name));
+        self.write_as(
+            ctx,
+            Some(&p),
+            "passkey.register",
+            "auth/passkeys",
+            detail,
+            move |w| {
+                if !w.insert_passkey(&row)? {
+                    return Err(Error::conflict(
+                        "passkey.exists",
+                        "this authenticator's credential is registered already",
+                    ));
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// `POST /v1/auth/passkeys/login/start`: options for a discoverable
+    /// credential (no username).
+    pub async fn passkey_login_start(&self, _ctx: &Ctx) -> Result<PasskeyCeremony> {
+        self.unsealed()?;
+        let (rcr, state) = self
+            .webauthn()?
+            .start_discoverable_authentication()
+            .map_err(|e| Error::internal(format!("webauthn: {e}")))?;
+        let id = random_id()?;
+        self.new_ceremony(CeremonyRow {
+            id_hash: ceremony_hash(&id),
+            kind: "login".into(),
+            user_id: None,
+            name: None,
+            state: serde_json::to_string(&state)
+                .map_err(|e| Error::internal(format!("state: {e}")))?,
+            expires_at: self.clock().now().plus_secs(CEREMONY_TTL_SECS),
+        })
+        .await?;
+        Ok(PasskeyCeremony {
+            ceremony_id: id,
+            options: serde_json::to_value(&rcr).map_err(|e| Error::internal(format!("{e}")))?,
+        })
+    }
+
+    /// `POST /v1/auth/passkeys/login/finish`: a session for the passkey's
+    /// owner. The ceremony is gone before the answer is checked.
+    pub async fn passkey_login_finish(
+        &self,
+        ctx: &Ctx,
+        req: FinishPasskeyCeremony,
+    ) -> Result<LoginResponse> {
+        self.unsealed()?;
+        let deny = |reason: &str| format!("method=passkey reason={reason}");
+        let Some(c) = self.take_ceremony(&req.ceremony_id, "login").await? else {
+            self.audit_passkey(
+                ctx,
+                None,
+                "auth.login",
+                Outcome::Denied,
+                deny("ceremony_unknown"),
+            )
+            .await?;
+            return Err(Error::bad(
+                "passkey.ceremony_invalid",
+                "this sign-in is unknown, used or expired (5 minutes): start again",
+            ));
+        };
+        let state: DiscoverableAuthentication =
+            serde_json::from_str(&c.state).map_err(|e| Error::internal(format!("state: {e}")))?;
+        let cred: PublicKeyCredential = serde_json::from_value(req.credential)
+            .map_err(|_| Error::bad("passkey.invalid_credential", "not a WebAuthn assertion"))?;
+        let w = self.webauthn()?;
+        let (handle, cred_id) = match w.identify_discoverable_authentication(&cred) {
+            Ok((h, id)) => (h, id.to_vec()),
+            Err(_) => {
+                self.audit_passkey(
+                    ctx,
+                    None,
+                    "auth.login",
+                    Outcome::Denied,
+                    deny("no_user_handle"),
+                )
+                .await?;
+                return Err(refused(
+                    "passkey.refused",
+                    "the passkey's answer names no user",
+                ));
+            }
+        };
+        let row = self
+            .store()
+            .read(move |r| r.passkey_by_credential(&cred_id))
+            .await?;
+        // The credential must be registered, and to the user it claims.
+        let Some(row) = row.filter(|r| user_handle(&r.user_id) == handle) else {
+            self.audit_passkey(
+                ctx,
+                None,
+                "auth.login",
+                Outcome::Denied,
+                deny("unknown_credential"),
+            )
+            .await?;
+            return Err(refused(
+                "passkey.refused",
+                "this passkey is not registered here (deleted, or another site's)",
+            ));
+        };
+        let mut passkey: Passkey = serde_json::from_str(&row.passkey)
+            .map_err(|e| Error::internal(format!("passkey: {e}")))?;
+        let result = match w.finish_discoverable_authentication_v2(&cred, state, &passkey) {
+            Ok(r) => r,
+            Err(e) => {
+                let reason = webauthn_reason(&e);
+                let mut entry = self.entry(
+                    ctx,
+                    None,
+                    "auth.login",
+                    "auth/passkeys",
+                    Outcome::Denied,
+                    None,
+                );
+                entry.actor = format!("user:{}", row.username);
+                entry.detail = Some(format!("method=passkey passkey={} reason={reason}", row.id));
+                self.audit(ctx, entry).await?;
+                return Err(refused(
+                    "passkey.refused",
+                    &format!("the passkey's answer was refused ({reason})"),
+                ));
+            }
+        };
+        passkey.update_credential(&result);
+        let new_counter = i64::from(result.counter());
+        let json = serde_json::to_string(&passkey)
+            .map_err(|e| Error::internal(format!("passkey: {e}")))?;
+        let uid = row.user_id.clone();
+        let user = self
+            .store()
+            .read(move |r| r.user_by_id(&uid))
+            .await?
+            .filter(|u| u.disabled_at.is_none());
+        let Some(user) = user else {
+            self.audit_passkey(
+                ctx,
+                None,
+                "auth.login",
+                Outcome::Denied,
+                deny("user_disabled"),
+            )
+            .await?;
+            return Err(refused("passkey.refused", "this account is disabled"));
+        };
+        let settings = std::sync::Arc::new(self.identity().clone());
+        let uid = user.id.clone();
+        let policy = self
+            .store()
+            .read(move |r| Ok(resolve(&r.bindings(Some(&uid))?, &r.roles()?, &settings).1))
+            .await?;
+        let mut entry = self.entry(
+            ctx,
+            None,
+            "auth.login",
+            "auth",
+            Outcome::Denied,
+            Some(format!("method=passkey passkey={}", row.id)),
+        );
+        entry.actor = format!("user:{}", user.username);
+        let (pid, old) = (row.id.clone(), row.counter);
+        let now = self.clock().now();
+        self.open_session(ctx, &user, "passkey", policy, entry, move |w| {
+            // Compare and swap: of two answers raced with one counter value,
+            // one wins.
+            if !w.swap_passkey_counter(&pid, old, new_counter, &json, now)? {
+                return Err(refused(
+                    "passkey.refused",
+                    "another sign-in with this passkey happened at the same moment; try again",
+                ));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// `GET /v1/auth/passkeys`: the caller's passkeys.
+    pub async fn passkeys(&self, ctx: &Ctx) -> Result<PasskeyList> {
+        self.audited(ctx, Action::SelfService, "auth/passkeys", |p| async move {
+            let (uid, _) = Self::user_of(&p)?;
+            let rows = self.store().read(move |r| r.passkeys(Some(&uid))).await?;
+            Ok(PasskeyList {
+                passkeys: rows.iter().map(info).collect(),
+            })
+        })
+        .await
+    }
+
+    /// `DELETE /v1/auth/passkeys/{id}`: removes one of the caller's passkeys.
+    pub async fn delete_passkey(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let p = self
+            .authorize(ctx, Action::SelfService, "auth/passkeys")
+            .await?;
+        let (uid, _) = Self::user_of(&p)?;
+        let id = id.to_owned();
+        let detail = Some(format!("passkey={id}"));
+        self.write_as(
+            ctx,
+            Some(&p),
+            "passkey.delete",
+            "auth/passkeys",
+            detail,
+            move |w| {
+                if !w.delete_passkey(&uid, &id)? {
+                    return Err(Error::not_found(
+                        "passkey.not_found",
+                        "no such passkey of yours",
+                    ));
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+}
+
+fn random_id() -> Result<String> {
+    use base64::Engine;
+    let b = random::bytes::<32>().map_err(|e| Error::internal(format!("random: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
+/// A stable reason code for a refused WebAuthn answer.
+fn webauthn_reason(e: &WebauthnError) -> &'static str {
+    match e {
+        WebauthnError::InvalidRPOrigin => "wrong_origin",
+        WebauthnError::InvalidRPIDHash => "wrong_rp_id",
+        WebauthnError::MismatchedChallenge => "wrong_challenge",
+        WebauthnError::CredentialPossibleCompromise => "possible_cloned_authenticator",
+        WebauthnError::UserNotVerified | WebauthnError::UserNotPresent => "user_not_verified",
+        WebauthnError::InvalidClientDataType => "wrong_ceremony_type",
+        _ => "invalid_answer",
+    }
+}
