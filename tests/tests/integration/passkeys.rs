@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use super::identity_kit::{PW, grant, login, server, user};
+use super::identity_kit::{PW, advance, grant, login, server, user};
 
 #[test]
 fn only_a_signed_in_user_registers_and_a_ceremony_is_its_owners() {
@@ -43,6 +43,15 @@ fn only_a_signed_in_user_registers_and_a_ceremony_is_its_owners() {
         json!({ "ceremony_id": start.json["ceremony_id"], "credential": {} }),
     );
     assert_eq!(late.code(), "passkey.ceremony_invalid", "{late:?}");
+    // A ceremony lives 5 minutes.
+    let old = alice.post("/v1/auth/passkeys/register/start", json!({ "name": "a" }));
+    advance(&s, 301);
+    let alice = login(&s, "alice");
+    let expired = alice.post(
+        "/v1/auth/passkeys/register/finish",
+        json!({ "ceremony_id": old.json["ceremony_id"], "credential": {} }),
+    );
+    assert_eq!(expired.code(), "passkey.ceremony_invalid", "{expired:?}");
     let bad_name = alice.post("/v1/auth/passkeys/register/start", json!({ "name": " " }));
     assert_eq!(bad_name.code(), "passkey.invalid_name", "{bad_name:?}");
     // A sign-in ceremony that does not exist.
