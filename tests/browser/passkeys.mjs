@@ -2,12 +2,13 @@
 // CDP virtual authenticator: resident keys, user verification).
 // Usage: VAULT_UI=http://localhost:PORT VAULT_USER=alice VAULT_PW=... node passkeys.mjs
 //
-// 1. sign in with the password, register a passkey through the API from the
-//    page (the session cookie and its CSRF token), see it listed;
-// 2. in a fresh context (no cookie), sign in with the passkey alone and land
-//    signed in on /ui/;
-// 3. the same answer posted again for a new ceremony is refused;
-// 4. the passkey deleted, it signs nobody in.
+// 1. sign in with the password; on /ui/ name and add a passkey (the page's
+//    script, under the pages' CSP); it is listed;
+// 2. in a fresh context (no cookie), "Sign in with a passkey" on /ui/login
+//    lands signed in on /ui/;
+// 3. the same answer posted again for a new ceremony is refused, and a
+//    sign-in posted from another site is refused (login CSRF);
+// 4. deleted with the page's button, the passkey signs nobody in.
 import { chromium } from 'playwright-core';
 
 const UI = process.env.VAULT_UI;
@@ -40,9 +41,7 @@ const post = (page, path, body, csrf) => page.evaluate(async ([path, body, csrf]
 }, [path, body, csrf]);
 
 try {
-  // The pages' CSP allows no script and no fetch (they have none yet): the
-  // test drives the API from the page's origin with the CSP set aside.
-  const a = await browser.newContext({ bypassCSP: true });
+  const a = await browser.newContext();
   const page = await a.newPage();
   const { cdp, authenticatorId } = await authenticator(page);
   await page.goto(`${UI}/ui/login`);
@@ -52,17 +51,14 @@ try {
   const csrf = await page.getAttribute('input[name=csrf]', 'value');
   check('signed in with the password; the page carries a CSRF token', !!csrf);
 
-  const start = await post(page, '/v1/auth/passkeys/register/start', { name: 'laptop' }, csrf);
-  check('registration started', start.status === 200, JSON.stringify(start));
-  const fin = await page.evaluate(async ([start, csrf]) => {
-    const cred = await navigator.credentials.create({
-      publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(start.body.options.publicKey) });
-    const r = await fetch('/v1/auth/passkeys/register/finish', { method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-vault-csrf': csrf },
-      body: JSON.stringify({ ceremony_id: start.body.ceremony_id, credential: cred.toJSON() }) });
-    return { status: r.status, body: await r.json() };
-  }, [start, csrf]);
-  check('the passkey is registered', fin.status === 201 && fin.body.name === 'laptop', JSON.stringify(fin));
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.fill('#passkey-name', 'laptop');
+  await Promise.all([page.waitForEvent('load'), page.click('#passkey-add')]);
+  const table = await page.textContent('main');
+  check('the page added the passkey and lists it', table.includes('laptop'), table);
+  check('no script error or CSP violation on the page', errors.length === 0, errors.join(' | '));
   const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
   check('the authenticator holds a discoverable credential', credentials.length === 1 && credentials[0].isResidentCredential,
     JSON.stringify(credentials.map((c) => c.isResidentCredential)));
@@ -71,11 +67,15 @@ try {
 
   // A fresh context: no cookie. The same virtual authenticator's credential
   // is added to it, as a person's phone or laptop would carry it.
-  const b = await browser.newContext({ bypassCSP: true });
+  const b = await browser.newContext();
   const p2 = await b.newPage();
   const second = await authenticator(p2);
   await second.cdp.send('WebAuthn.addCredential', { authenticatorId: second.authenticatorId, credential: credentials[0] });
   await p2.goto(`${UI}/ui/login`);
+  await Promise.all([p2.waitForURL(`${UI}/ui/`), p2.click('#passkey-login')]);
+  const h = await p2.textContent('h1');
+  check('"Sign in with a passkey" on the page signs in', h.includes(process.env.VAULT_USER), h);
+  await b.clearCookies();
   const signIn = () => p2.evaluate(async () => {
     const s = await (await fetch('/v1/auth/passkeys/login/start', { method: 'POST',
       headers: { 'content-type': 'application/json' }, body: '{}' })).json();
@@ -103,11 +103,19 @@ try {
   check('a replayed answer is refused', replay.status === 401 && JSON.stringify(replay.body).includes('wrong_challenge'),
     JSON.stringify(replay));
 
-  // Deleted (from the first context, with its CSRF token), it signs nobody in.
-  const id = list.passkeys[0].id;
-  const del = await page.evaluate(async ([id, csrf]) => (await fetch(`/v1/auth/passkeys/${id}`,
-    { method: 'DELETE', headers: { 'x-vault-csrf': csrf } })).status, [id, csrf]);
-  check('the passkey is deleted', del === 204, String(del));
+  // Another site cannot sign a visitor in (login CSRF).
+  const s3 = await post(p2, '/v1/auth/passkeys/login/start', {});
+  const forged = await b.request.post(`${UI}/v1/auth/passkeys/login/finish`, {
+    headers: { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
+    data: { ceremony_id: s3.body.ceremony_id, credential: login.answer },
+  });
+  check('a sign-in posted from another site is refused', forged.status() === 403, String(forged.status()));
+
+  // Deleted with the page's button, it signs nobody in.
+  await page.reload();
+  await Promise.all([page.waitForEvent('load'), page.click('form[action^="/ui/passkeys/"] button')]);
+  const after_del = await page.textContent('main');
+  check('the page deleted the passkey', after_del.includes('No passkeys yet.'), after_del);
   const after = await signIn();
   check('a deleted passkey signs nobody in', after.status === 401, JSON.stringify(after.body));
 } catch (e) {

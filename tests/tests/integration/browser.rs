@@ -386,7 +386,10 @@ fn cookie_requests_that_change_state_need_the_csrf_token_and_this_origin() {
         None,
     );
     assert!(
-        !evil.body.contains("hi") && !evil.body.contains("notice"),
+        !evil.body.contains("<b>")
+            && !evil.body.contains("&lt;b&gt;")
+            && !evil.body.contains(">hi")
+            && !evil.body.contains("class=\"notice\""),
         "{}",
         evil.body
     );

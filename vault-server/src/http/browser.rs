@@ -94,6 +94,20 @@ pub fn csrf_matches(session: &SecretText, presented: &str) -> bool {
     })
 }
 
+/// Whether a sign-in request that sets the session cookie may: a browser
+/// says where it comes from (`Sec-Fetch-Site`, `Origin`), and another site
+/// must not sign a visitor in (login CSRF); a client that is no browser
+/// sends neither and is not a cookie's victim.
+pub fn sign_in_allowed(
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    public_origin: Option<&str>,
+) -> bool {
+    let from_browser =
+        headers.contains_key("sec-fetch-site") || headers.contains_key(header::ORIGIN);
+    !from_browser || same_origin(headers, uri, public_origin)
+}
+
 /// Whether the request says it comes from this origin. Browsers send
 /// `Sec-Fetch-Site` (which no script can set): it must be `same-origin`.
 /// Our pages send `Referrer-Policy: no-referrer`, under which a browser's
@@ -151,7 +165,11 @@ fn csrf_refused() -> Error {
 /// checks, else 403 `csrf.failed` before the handler runs.
 pub async fn csrf_guard(req: Request, next: Next) -> Response {
     let headers = req.headers();
-    if !is_unsafe(req.method()) || !is_cookie_request(headers) {
+    // Signing in does not act on the session a cookie may still name (an
+    // expired one, on the sign-in page); the sign-in route checks the
+    // origin itself (no login CSRF).
+    let signing_in = req.uri().path().starts_with("/v1/auth/passkeys/login/");
+    if !is_unsafe(req.method()) || !is_cookie_request(headers) || signing_in {
         return next.run(req).await;
     }
     let Some(session) = session_from_cookie(headers) else {

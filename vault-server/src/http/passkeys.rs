@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,9 +13,9 @@ use vault_core::api::{
 };
 
 use super::ApiResult;
-use super::browser::set_session_cookie;
+use super::browser::{set_session_cookie, sign_in_allowed};
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath, Caller};
+use super::extract::{ApiJson, ApiPath, Caller, PublicOrigin};
 use super::params::IdPath;
 use crate::service::Vault;
 
@@ -111,8 +111,21 @@ pub async fn login_start(
 pub async fn login_finish(
     State(v): State<Vault>,
     Caller(ctx): Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    PublicOrigin(origin): PublicOrigin,
     ApiJson(req): ApiJson<FinishPasskeyCeremony>,
 ) -> Result<Response, ApiError> {
+    if !sign_in_allowed(&headers, &uri, origin.as_deref()) {
+        return Err(ApiError::new(
+            crate::service::Error::new(
+                crate::service::Kind::Forbidden,
+                "csrf.failed",
+                "a passkey sign-in must come from this site's pages",
+            ),
+            &ctx.request_id,
+        ));
+    }
     let s = v.passkey_login_finish(&ctx, req).await.api(&ctx)?;
     let cookie = set_session_cookie(&s.token);
     let mut r = Json(s).into_response();

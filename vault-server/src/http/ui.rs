@@ -38,6 +38,8 @@ pub fn router() -> Router<Vault> {
         .route("/ui/login", get(login_page).post(login))
         .route("/ui/logout", post(logout))
         .route("/ui/sessions/{id}/revoke", post(revoke_session))
+        .route("/ui/passkeys/{id}/delete", post(delete_passkey))
+        .route("/ui/passkeys.js", get(script))
         .route("/ui/style.css", get(style))
         .route("/ui/{*rest}", get(not_found_page))
         .route("/", get(|| async { Redirect::to("/ui/") }))
@@ -50,6 +52,7 @@ async fn not_found_page() -> Response {
 }
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                   script-src 'self'; connect-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The security headers of every answer under `/ui` (the frame middleware
@@ -93,6 +96,7 @@ pub(super) fn layout(title: &str, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · vault" }
                 link rel="stylesheet" href="/ui/style.css";
+                script src="/ui/passkeys.js" defer {}
             }
             body {
                 header { span.brand { "vault" } }
@@ -146,6 +150,11 @@ fn login_form_with(v: &Vault, error: Option<&str>, notice: Option<&str>, usernam
                     input #password name="password" type="password"
                         autocomplete="current-password" required;
                     button type="submit" { "Sign in" }
+                }
+                div.sso {
+                    p.divider { span { "or" } }
+                    button.secondary #passkey-login type="button" { "Sign in with a passkey" }
+                    p.error #passkey-error role="alert" hidden {}
                 }
                 @if !providers.is_empty() {
                     div.sso {
@@ -273,6 +282,11 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
         Ok(s) => s.sessions,
         Err(_) => Vec::new(),
     };
+    let passkeys = match v.passkeys(&ctx).await {
+        Ok(l) => l.passkeys,
+        Err(_) => Vec::new(),
+    };
+    let is_user = me.kind == "user";
     let csrf = csrf_token(&session).unwrap_or_default();
     let body = layout(
         "Home",
@@ -301,6 +315,38 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
                             }
                         }
                     }
+                }
+            }
+            @if is_user {
+                section.card {
+                    h2 { "Passkeys" }
+                    p.muted { "Sign in with your device's screen lock or a security key, no password." }
+                    @if passkeys.is_empty() {
+                        p.muted { "No passkeys yet." }
+                    } @else {
+                        table {
+                            thead { tr { th { "Name" } th { "Added" } th { "Last used" } th {} } }
+                            tbody {
+                                @for k in &passkeys {
+                                    tr {
+                                        td { (k.name) }
+                                        td { (when(k.created_at)) }
+                                        td { (k.last_used_at.map(when).unwrap_or_else(|| "never".into())) }
+                                        td {
+                                            form method="post" action={ "/ui/passkeys/" (k.id) "/delete" } {
+                                                input type="hidden" name="csrf" value=(csrf);
+                                                button.danger type="submit" { "Delete" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    label for="passkey-name" { "New passkey's name" }
+                    input #passkey-name type="text" maxlength="64" placeholder="e.g. work laptop";
+                    button #passkey-add type="button" data-csrf=(csrf) { "Add a passkey" }
+                    p.error #passkey-add-error role="alert" hidden {}
                 }
             }
             section.card {
@@ -408,6 +454,37 @@ pub async fn revoke_session(
         Ok(()) => Redirect::to("/ui/").into_response(),
         Err(e) => error_page(&e),
     }
+}
+
+/// `POST /ui/passkeys/{id}/delete`: a form of the home page.
+pub async fn delete_passkey(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    public: PublicOrigin,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    if let Some(r) = refuse_form(&headers, &uri, &public, form.as_ref().ok().map(|f| &f.0)) {
+        return r;
+    }
+    let ctx = as_browser(ctx, &headers);
+    match v.delete_passkey(&ctx, &id).await {
+        Ok(()) => Redirect::to("/ui/").into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+/// `GET /ui/passkeys.js`: the pages' only script.
+pub async fn script() -> Response {
+    let mut r = (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("ui/passkeys.js"),
+    )
+        .into_response();
+    page_headers(r.headers_mut());
+    r
 }
 
 /// What a page may say of an error: its message, except for internal and
