@@ -574,3 +574,30 @@ pub fn connect_from(source: &str, server: &str) -> std::net::TcpStream {
         .expect("timeout");
     stream
 }
+
+/// Runs `tests/browser/SCRIPT` (a playwright-core script driving Debian's
+/// Chromium) with `env`, and asserts it passed every check: exit 0 and no
+/// `FAIL` line. `scripts/test` installs Chromium and the npm package;
+/// without them this fails, since a browser test that skipped would prove
+/// nothing.
+pub fn run_browser_script(script: &str, env: &[(&str, &str)]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir()
+            && Path::new("/usr/bin/chromium").exists(),
+        "needs Chromium and tests/browser/node_modules: run scripts/test (it installs both)"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(script).current_dir(&dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run node");
+    let log = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("FAIL"), "{log}");
+}

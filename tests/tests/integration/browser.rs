@@ -6,6 +6,7 @@
 
 use serde_json::json;
 use vault_tests::Server;
+use vault_tests::ua::urlencode;
 
 use super::identity_kit::{PW, grant, server, user};
 
@@ -71,17 +72,6 @@ fn send(
         body: resp.body_mut().read_to_string().unwrap_or_default(),
         ..page
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Origin and Sec-Fetch-Site headers of a same-origin form post to `s`.

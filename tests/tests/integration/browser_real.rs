@@ -1,23 +1,14 @@
 //! The pages in a real browser: Debian's Chromium driven by playwright-core
-//! (`tests/browser/ui.mjs`): sign in, see the home page, revoke another
+//! (`tests/browser/ui.mjs`, `sso.mjs`; run by `vault_tests::run_browser_script`): sign in, see the home page, revoke another
 //! browser's session from the page, a forged cross-origin form changes
 //! nothing, sign out. `scripts/test` installs Chromium and the npm package;
 //! without them this test fails, since a browser test that skipped would
 //! prove nothing.
 
-use std::path::Path;
-use std::process::Command;
-
 use super::identity_kit::{PW, grant, server, user};
 
 #[test]
 fn the_pages_work_in_a_real_browser() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir()
-            && Path::new("/usr/bin/chromium").exists(),
-        "needs Chromium and tests/browser/node_modules: run scripts/test (it installs both)"
-    );
     let s = server();
     let root = s.client();
     root.setup("payments", "prod");
@@ -32,35 +23,25 @@ fn the_pages_work_in_a_real_browser() {
         .unwrap()
         .port();
     let shots = tempfile::tempdir().unwrap();
-    let out = Command::new("node")
-        .arg("ui.mjs")
-        .current_dir(&dir)
-        .env("VAULT_UI", format!("http://localhost:{port}"))
-        .env("VAULT_USER", "alice")
-        .env("VAULT_PW", PW)
-        .env("ATTACKER_PORT", attacker.to_string())
-        .env("SHOTS", shots.path())
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let ui = format!("http://localhost:{port}");
+    let attacker = attacker.to_string();
+    let shots_dir = shots.path().to_string_lossy().into_owned();
+    vault_tests::run_browser_script(
+        "ui.mjs",
+        &[
+            ("VAULT_UI", &ui),
+            ("VAULT_USER", "alice"),
+            ("VAULT_PW", PW),
+            ("ATTACKER_PORT", &attacker),
+            ("SHOTS", &shots_dir),
+        ],
     );
-    assert!(out.status.success(), "{log}");
-    assert!(!log.contains("FAIL"), "{log}");
     assert!(shots.path().join("home.png").exists());
 }
 
 /// Single sign-on through the real IdP in the real browser (`sso.mjs`).
 #[test]
 fn single_sign_on_in_a_real_browser() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir()
-            && Path::new("/usr/bin/chromium").exists(),
-        "needs Chromium and tests/browser/node_modules: run scripts/test (it installs both)"
-    );
     let idp = vault_tests::idp::Idp::provider(&["corp"]);
     let s = vault_tests::Server::dev_with(vault_tests::Options {
         env: vec![(
@@ -80,20 +61,14 @@ fn single_sign_on_in_a_real_browser() {
     let shots = tempfile::tempdir().unwrap();
     // The address the server is bound to is its public origin in dev mode:
     // the IdP sends the browser back there, where the pre-login cookie is.
-    let out = Command::new("node")
-        .arg("sso.mjs")
-        .current_dir(&dir)
-        .env("VAULT_UI", &s.addr)
-        .env("IDP", &idp.issuer)
-        .env("SHOTS", shots.path())
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let shots_dir = shots.path().to_string_lossy().into_owned();
+    vault_tests::run_browser_script(
+        "sso.mjs",
+        &[
+            ("VAULT_UI", &s.addr),
+            ("IDP", &idp.issuer),
+            ("SHOTS", &shots_dir),
+        ],
     );
-    assert!(out.status.success(), "{log}");
-    assert!(!log.contains("FAIL"), "{log}");
     assert!(shots.path().join("sso-home.png").exists());
 }

@@ -4,9 +4,6 @@
 //! passkeys.mjs`): webauthn-authenticator-rs's SoftPasskey cannot make
 //! discoverable credentials, which are what a passkey login needs.
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::json;
 
 use super::identity_kit::{PW, advance, grant, login, server, user};
@@ -66,12 +63,6 @@ fn only_a_signed_in_user_registers_and_a_ceremony_is_its_owners() {
 /// a deleted passkey refused: in Chromium with a virtual authenticator.
 #[test]
 fn passkeys_in_a_real_browser() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir()
-            && Path::new("/usr/bin/chromium").exists(),
-        "needs Chromium and tests/browser/node_modules: run scripts/test (it installs both)"
-    );
     let s = server();
     let root = s.client();
     root.setup("payments", "prod");
@@ -80,21 +71,11 @@ fn passkeys_in_a_real_browser() {
     // WebAuthn ids are domain names: the dev server's relying party is
     // localhost on its port.
     let port = s.addr.rsplit(':').next().unwrap_or_default();
-    let out = Command::new("node")
-        .arg("passkeys.mjs")
-        .current_dir(&dir)
-        .env("VAULT_UI", format!("http://localhost:{port}"))
-        .env("VAULT_USER", "alice")
-        .env("VAULT_PW", PW)
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let ui = format!("http://localhost:{port}");
+    vault_tests::run_browser_script(
+        "passkeys.mjs",
+        &[("VAULT_UI", &ui), ("VAULT_USER", "alice"), ("VAULT_PW", PW)],
     );
-    assert!(out.status.success(), "{log}");
-    assert!(!log.contains("FAIL"), "{log}");
     // Audited: registered, signed in with it, the refusals with reasons.
     let trail = root.get("/v1/audit?limit=1000").text;
     for want in [

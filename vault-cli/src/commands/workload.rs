@@ -21,6 +21,7 @@ use vault_core::secret::SecretText;
 use crate::cli::{WorkloadArgs, WorkloadCommand, WorkloadRolesCommand};
 use crate::client::Client;
 use crate::commands::Ctx;
+use crate::commands::audit::encode_query;
 use crate::config::Settings;
 use crate::error::{CliError, CliResult, exit};
 use crate::output::{self, Format, Table};
@@ -139,7 +140,7 @@ fn read_token_file(path: &std::path::Path) -> CliResult<SecretText> {
 /// `permissions: id-token: write`).
 fn github_token(url: &str, request_token: &str, audience: &str) -> CliResult<SecretText> {
     let sep = if url.contains('?') { '&' } else { '?' };
-    let full = format!("{url}{sep}audience={}", encode(audience));
+    let full = format!("{url}{sep}audience={}", encode_query(audience));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -168,17 +169,6 @@ fn github_token(url: &str, request_token: &str, audience: &str) -> CliResult<Sec
         .as_str()
         .map(|s| SecretText::new(s.to_owned()))
         .ok_or_else(|| CliError::new("GitHub's ID-token answer has no `value`"))
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `vault workload ...`.
@@ -266,7 +256,11 @@ pub fn run(cmd: WorkloadCommand, ctx: &Ctx) -> CliResult<u8> {
         WorkloadRolesCommand::Delete { issuer, name } => {
             client.call_empty(
                 Method::DELETE,
-                &format!("/v1/workload/roles/{}/{}", encode(&issuer), encode(&name)),
+                &format!(
+                    "/v1/workload/roles/{}/{}",
+                    encode_query(&issuer),
+                    encode_query(&name)
+                ),
             )?;
             output::note(&format!("workload role {issuer}/{name} deleted"));
         }

@@ -47,17 +47,23 @@ pub fn is_cookie_request(headers: &HeaderMap) -> bool {
     !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-vault-token")
 }
 
-/// The session token from the `Cookie` header, if any.
-pub fn session_from_cookie(headers: &HeaderMap) -> Option<SecretText> {
+/// The value of the cookie `name` in the `Cookie` headers, if any.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| SecretText::from(value.trim()))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+/// The session token from the `Cookie` header, if any.
+pub fn session_from_cookie(headers: &HeaderMap) -> Option<SecretText> {
+    cookie_value(headers, SESSION_COOKIE)
         .filter(|t| !t.is_empty())
+        .map(SecretText::new)
 }
 
 /// `Set-Cookie` for a new session (a session cookie: the server-side

@@ -25,7 +25,7 @@ use vault_core::api::{
 use vault_core::sso::{Refusal, is_pkce_challenge, safe_return_to};
 
 use super::ApiResult;
-use super::browser::{session_from_cookie, set_session_cookie};
+use super::browser::{cookie_value, session_from_cookie, set_session_cookie};
 use super::error::{ApiError, status};
 use super::extract::{ApiJson, ApiPath, Caller, PublicOrigin};
 use super::params::{ProviderPath, UserIdentityPath, UserPath};
@@ -54,17 +54,6 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .routes(routes!(unlink_identity))
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim().to_owned())
-}
-
 fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     raw.map(|q| {
         url::form_urlencoded::parse(q.as_bytes())
@@ -78,9 +67,9 @@ fn first(pairs: &[(String, String)], key: &str) -> Option<String> {
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 
-/// The page a refused sign-in shows: the reason code and what to do, both
-/// fixed texts (nothing from the request is echoed).
-fn refusal_page(code: StatusCode, r: Refusal) -> Response {
+/// The page of a failed sign-in: what went wrong and what to do (fixed
+/// texts; nothing from the request is echoed), and the stable code.
+fn failed_page(code: StatusCode, message: &str, reason: Option<&str>) -> Response {
     ui::page(
         code,
         ui::layout(
@@ -88,8 +77,8 @@ fn refusal_page(code: StatusCode, r: Refusal) -> Response {
             html! {
                 section.card {
                     h1 { "Single sign-on failed" }
-                    p.error role="alert" { (r.explanation()) }
-                    p { "Reason code: " code { (r.code()) } }
+                    p.error role="alert" { (message) }
+                    @if let Some(r) = reason { p { "Reason code: " code { (r) } } }
                     p { a href="/ui/login" { "Back to sign in" } }
                 }
             },
@@ -103,29 +92,15 @@ fn failure_page(f: SsoFailure) -> Response {
             cli_redirect: Some(to),
             ..
         } => see_other(&to),
-        SsoFailure::Refused {
-            refusal: r @ Refusal::UnknownProvider,
-            ..
-        } => refusal_page(StatusCode::NOT_FOUND, r),
-        SsoFailure::Refused {
-            refusal: r @ Refusal::IdpUnreachable,
-            ..
-        } => refusal_page(StatusCode::BAD_GATEWAY, r),
-        SsoFailure::Refused { refusal, .. } => refusal_page(StatusCode::BAD_REQUEST, refusal),
-        SsoFailure::Error(e) => ui::page(
-            status(e.kind),
-            ui::layout(
-                "Sign-in failed",
-                html! {
-                    section.card {
-                        h1 { "Single sign-on failed" }
-                        p.error role="alert" { (ui::shown_message(&e)) }
-                        p { "Code: " code { (e.code) } }
-                        p { a href="/ui/login" { "Back to sign in" } }
-                    }
-                },
-            ),
-        ),
+        SsoFailure::Refused { refusal, .. } => {
+            let code = match refusal {
+                Refusal::UnknownProvider => StatusCode::NOT_FOUND,
+                Refusal::IdpUnreachable => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            failed_page(code, refusal.explanation(), Some(refusal.code()))
+        }
+        SsoFailure::Error(e) => failed_page(status(e.kind), ui::shown_message(&e), Some(e.code)),
     }
 }
 
@@ -214,7 +189,7 @@ pub async fn start(
         },
         _ => return bad_cli_request(),
     };
-    let browser = match cookie(&headers, PRELOGIN_COOKIE).filter(|c| is_browser_secret(c)) {
+    let browser = match cookie_value(&headers, PRELOGIN_COOKIE).filter(|c| is_browser_secret(c)) {
         Some(c) => c,
         None => match new_browser_secret() {
             Ok(c) => c,
@@ -273,20 +248,11 @@ fn elsewhere(
 }
 
 fn bad_cli_request() -> Response {
-    ui::page(
+    failed_page(
         StatusCode::BAD_REQUEST,
-        ui::layout(
-            "Sign-in failed",
-            html! {
-                section.card {
-                    h1 { "Single sign-on failed" }
-                    p.error role="alert" {
-                        "cli_port must be 1024-65535 and cli_challenge a 43-character S256 \
-                         challenge, both or neither. Run vault login --oidc again."
-                    }
-                }
-            },
-        ),
+        "cli_port must be 1024-65535 and cli_challenge a 43-character S256 challenge, both or \
+         neither. Run vault login --oidc again.",
+        None,
     )
 }
 
@@ -339,7 +305,7 @@ pub async fn callback(
         error: first(&q, "error"),
         iss: first(&q, "iss"),
     };
-    let browser = cookie(&headers, PRELOGIN_COOKIE);
+    let browser = cookie_value(&headers, PRELOGIN_COOKIE);
     // A login always makes a new session (no fixation); the one the old
     // cookie named is ended once the new one exists.
     let previous = session_from_cookie(&headers);

@@ -446,11 +446,25 @@ pub async fn revoke_session(
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Some(r) = refuse_form(&headers, &uri, &public, form.as_ref().ok().map(|f| &f.0)) {
+    form_action(&headers, &uri, &public, &form, async {
+        v.revoke_session(&as_browser(ctx, &headers), &id).await
+    })
+    .await
+}
+
+/// A state-changing form of the home page: refused unless it passes the
+/// CSRF checks, then `act`, then back to `/ui/` (or an error page).
+async fn form_action(
+    headers: &HeaderMap,
+    uri: &Uri,
+    public: &PublicOrigin,
+    form: &Result<Form<CsrfForm>, FormRejection>,
+    act: impl std::future::Future<Output = Result<(), Error>>,
+) -> Response {
+    if let Some(r) = refuse_form(headers, uri, public, form.as_ref().ok().map(|f| &f.0)) {
         return r;
     }
-    let ctx = as_browser(ctx, &headers);
-    match v.revoke_session(&ctx, &id).await {
+    match act.await {
         Ok(()) => Redirect::to("/ui/").into_response(),
         Err(e) => error_page(&e),
     }
@@ -466,14 +480,10 @@ pub async fn delete_passkey(
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Some(r) = refuse_form(&headers, &uri, &public, form.as_ref().ok().map(|f| &f.0)) {
-        return r;
-    }
-    let ctx = as_browser(ctx, &headers);
-    match v.delete_passkey(&ctx, &id).await {
-        Ok(()) => Redirect::to("/ui/").into_response(),
-        Err(e) => error_page(&e),
-    }
+    form_action(&headers, &uri, &public, &form, async {
+        v.delete_passkey(&as_browser(ctx, &headers), &id).await
+    })
+    .await
 }
 
 /// `GET /ui/passkeys.js`: the pages' only script.

@@ -98,9 +98,24 @@ impl IdentityState {
     }
 }
 
-fn new_id(prefix: &str) -> Result<String> {
+/// A new public id: `prefix` and 24 random hex digits.
+pub(crate) fn new_id(prefix: &str) -> Result<String> {
     let b = random::bytes::<12>().map_err(|e| Error::internal(format!("random: {e}")))?;
     Ok(format!("{prefix}{}", hex::encode(b)))
+}
+
+/// A new single-use secret handed to a client (a flow's cookie, a CLI code,
+/// a ceremony id): 32 random bytes, base64url (43 characters).
+pub(crate) fn new_secret() -> Result<String> {
+    use base64::Engine;
+    let b = random::bytes::<32>().map_err(|e| Error::internal(format!("random: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
+/// SHA-256 of a handed-out secret: what the database keeps of it.
+pub(crate) fn secret_hash(s: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).to_vec()
 }
 
 /// No escalation: a caller cannot hand out a permission it does not hold

@@ -18,13 +18,12 @@ use vault_core::api::{
     StartPasskeyRegistration,
 };
 use vault_core::audit::Outcome;
-use vault_core::crypto::random;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
-use crate::service::identity::auth::resolve;
+use crate::service::identity::{new_id, new_secret, secret_hash};
 use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
 use crate::store::passkeys::{CeremonyRow, PasskeyRow};
 
@@ -55,10 +54,6 @@ pub fn webauthn_origin(public_origin: &str) -> String {
         }
     }
     public_origin.to_owned()
-}
-
-fn ceremony_hash(id: &str) -> Vec<u8> {
-    Sha256::digest(id.as_bytes()).to_vec()
 }
 
 /// The WebAuthn user handle of a user: 16 bytes of SHA-256 of the user id
@@ -134,7 +129,7 @@ impl Vault {
 
     /// Takes a ceremony of `kind` (deleted before anything is verified).
     async fn take_ceremony(&self, id: &str, kind: &str) -> Result<Option<CeremonyRow>> {
-        let hash = ceremony_hash(id);
+        let hash = secret_hash(id);
         let now = self.clock().now();
         let kind = kind.to_owned();
         let row = self
@@ -202,9 +197,9 @@ impl Vault {
             sel.insert("residentKey".into(), "required".into());
             sel.insert("requireResidentKey".into(), true.into());
         }
-        let id = random_id()?;
+        let id = new_secret()?;
         self.new_ceremony(CeremonyRow {
-            id_hash: ceremony_hash(&id),
+            id_hash: secret_hash(&id),
             kind: "register".into(),
             user_id: Some(user_id),
             name: Some(name),
@@ -270,10 +265,7 @@ impl Vault {
             }
         };
         let row = PasskeyRow {
-            id: format!(
-                "pk_{}",
-                hex::encode(random::bytes::<12>().map_err(|e| Error::internal(format!("{e}")))?)
-            ),
+            id: new_id("pk_")?,
             user_id: user_id.clone(),
             username: String::new(),
             name: c.name.unwrap_or_default(),
@@ -314,9 +306,9 @@ impl Vault {
             .webauthn()?
             .start_discoverable_authentication()
             .map_err(|e| Error::internal(format!("webauthn: {e}")))?;
-        let id = random_id()?;
+        let id = new_secret()?;
         self.new_ceremony(CeremonyRow {
-            id_hash: ceremony_hash(&id),
+            id_hash: secret_hash(&id),
             kind: "login".into(),
             user_id: None,
             name: None,
@@ -439,24 +431,10 @@ impl Vault {
             .await?;
             return Err(refused("passkey.refused", "this account is disabled"));
         };
-        let settings = std::sync::Arc::new(self.identity().clone());
-        let uid = user.id.clone();
-        let policy = self
-            .store()
-            .read(move |r| Ok(resolve(&r.bindings(Some(&uid))?, &r.roles()?, &settings).1))
-            .await?;
-        let mut entry = self.entry(
-            ctx,
-            None,
-            "auth.login",
-            "auth",
-            Outcome::Denied,
-            Some(format!("method=passkey passkey={}", row.id)),
-        );
-        entry.actor = format!("user:{}", user.username);
         let (pid, old) = (row.id.clone(), row.counter);
         let now = self.clock().now();
-        self.open_session(ctx, &user, "passkey", policy, entry, move |w| {
+        let detail = format!("method=passkey passkey={}", row.id);
+        self.open_session_as(ctx, &user, "passkey", detail, move |w| {
             // Compare and swap: of two answers raced with one counter value,
             // one wins.
             if !w.swap_passkey_counter(&pid, old, new_counter, &json, now)? {
@@ -508,12 +486,6 @@ impl Vault {
         )
         .await
     }
-}
-
-fn random_id() -> Result<String> {
-    use base64::Engine;
-    let b = random::bytes::<32>().map_err(|e| Error::internal(format!("random: {e}")))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
 /// A stable reason code for a refused WebAuthn answer.

@@ -15,11 +15,9 @@ pub mod idp;
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use vault_core::api::{LinkIdentity, LoginResponse, SsoIdentity, SsoIdentityList, SsoProvider};
 use vault_core::audit::Outcome;
-use vault_core::crypto::random;
 use vault_core::sso::{
     Refusal, bindings_for, group_allowed, numbered, pkce_verifies, username_base,
 };
@@ -27,8 +25,8 @@ use vault_core::sso::{
 use self::idp::{Provider, ProviderSettings, Verified};
 use crate::config::OidcConfig;
 use crate::config::oidc::Provisioning;
-use crate::service::identity::auth::{find_role, grants_hold, resolve};
-use crate::service::identity::{user_not_found, username};
+use crate::service::identity::auth::{find_role, grants_hold};
+use crate::service::identity::{new_id, new_secret, secret_hash, user_not_found, username};
 use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
 use crate::store::identity::UserRow;
 use crate::store::sso::{CliCodeRow, FlowRow, IdentityRow};
@@ -171,19 +169,9 @@ fn refused(refusal: Refusal) -> SsoFailure {
     }
 }
 
-fn sha256(s: &str) -> Vec<u8> {
-    Sha256::digest(s.as_bytes()).to_vec()
-}
-
-fn random_secret() -> Result<String> {
-    use base64::Engine;
-    let b = random::bytes::<32>().map_err(|e| Error::internal(format!("random: {e}")))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
-}
-
 /// A new pre-login cookie value (32 random bytes, base64url).
 pub fn new_browser_secret() -> Result<String> {
-    random_secret()
+    new_secret()
 }
 
 /// Whether `s` has the shape of a pre-login cookie value.
@@ -300,9 +288,9 @@ impl Vault {
         };
         let now = self.clock().now();
         let row = FlowRow {
-            state_hash: sha256(&req.state),
+            state_hash: secret_hash(&req.state),
             provider: provider.to_owned(),
-            browser_hash: sha256(browser_secret),
+            browser_hash: secret_hash(browser_secret),
             pkce_verifier: req.verifier,
             nonce: req.nonce,
             return_to: return_to.to_owned(),
@@ -368,7 +356,7 @@ impl Vault {
                 .await);
         };
         // Taken before anything else: a state is good for one try.
-        let hash = sha256(state);
+        let hash = secret_hash(state);
         let flow = self
             .store()
             .write(None, move |w| -> Result<Option<FlowRow>> {
@@ -384,8 +372,13 @@ impl Vault {
         };
         let cli_back = flow.cli_port.zip(flow.cli_challenge.clone());
         let port = cli_back.as_ref().map(|(p, c)| (*p, c.as_str()));
-        let same_browser = browser_secret
-            .is_some_and(|b| bool::from(sha256(b).as_slice().ct_eq(flow.browser_hash.as_slice())));
+        let same_browser = browser_secret.is_some_and(|b| {
+            bool::from(
+                secret_hash(b)
+                    .as_slice()
+                    .ct_eq(flow.browser_hash.as_slice()),
+            )
+        });
         if !same_browser {
             return Err(self
                 .refuse_sso(ctx, provider, Refusal::BrowserMismatch, port)
@@ -452,9 +445,9 @@ impl Vault {
                 // The CLI knows its challenge; a page that is not this flow
                 // does not, so it cannot feed the CLI a code or an error.
                 let cli_state = challenge.clone();
-                let code = random_secret()?;
+                let code = new_secret()?;
                 let row = CliCodeRow {
-                    code_hash: sha256(&code),
+                    code_hash: secret_hash(&code),
                     user_id: user.id.clone(),
                     provider: provider.to_owned(),
                     challenge,
@@ -499,22 +492,7 @@ impl Vault {
         user: &UserRow,
         detail: String,
     ) -> Result<LoginResponse> {
-        let settings = Arc::new(self.identity().clone());
-        let uid = user.id.clone();
-        let policy = self
-            .store()
-            .read(move |r| Ok(resolve(&r.bindings(Some(&uid))?, &r.roles()?, &settings).1))
-            .await?;
-        let mut entry = self.entry(
-            ctx,
-            None,
-            "auth.login",
-            "auth",
-            Outcome::Denied,
-            Some(detail),
-        );
-        entry.actor = format!("user:{}", user.username);
-        self.open_session(ctx, user, "oidc", policy, entry, |_| Ok(()))
+        self.open_session_as(ctx, user, "oidc", detail, |_| Ok(()))
             .await
     }
 
@@ -670,7 +648,7 @@ impl Vault {
         verifier: &str,
     ) -> Result<LoginResponse> {
         self.unsealed()?;
-        let hash = sha256(code);
+        let hash = secret_hash(code);
         let taken = self
             .store()
             .write(None, move |w| -> Result<Option<CliCodeRow>> {
@@ -906,9 +884,4 @@ fn identity_info(r: IdentityRow) -> SsoIdentity {
         created_at: r.created_at,
         last_login_at: r.last_login_at,
     }
-}
-
-fn new_id(prefix: &str) -> Result<String> {
-    let b = random::bytes::<12>().map_err(|e| Error::internal(format!("random: {e}")))?;
-    Ok(format!("{prefix}{}", hex::encode(b)))
 }

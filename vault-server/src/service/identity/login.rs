@@ -167,6 +167,40 @@ impl Vault {
         .await
     }
 
+    /// Opens a session for `user`, who proved who they are by `method`
+    /// (`oidc`, `passkey`): the session limits of the roles they hold now,
+    /// and the `auth.login` record with `detail`; `also` runs in the same
+    /// transaction.
+    pub(crate) async fn open_session_as<F>(
+        &self,
+        ctx: &Ctx,
+        user: &UserRow,
+        method: &'static str,
+        detail: String,
+        also: F,
+    ) -> Result<LoginResponse>
+    where
+        F: FnOnce(&mut dyn Writer) -> Result<()> + Send + 'static,
+    {
+        let settings = Arc::new(self.identity().clone());
+        let uid = user.id.clone();
+        let policy = self
+            .store()
+            .read(move |r| Ok(resolve(&r.bindings(Some(&uid))?, &r.roles()?, &settings).1))
+            .await?;
+        let mut entry = self.entry(
+            ctx,
+            None,
+            "auth.login",
+            "auth",
+            Outcome::Denied,
+            Some(detail),
+        );
+        entry.actor = format!("user:{}", user.username);
+        self.open_session(ctx, user, method, policy, entry, also)
+            .await
+    }
+
     /// Ends every way of proving identity (password today; OIDC and
     /// WebAuthn plug in here): stores a new session for `user` and writes the
     /// `auth.login` success record (`entry`) with it, plus `also` (e.g.

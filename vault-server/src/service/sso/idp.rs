@@ -311,7 +311,13 @@ impl Provider {
             .await
             .map_err(|e| {
                 let unreachable = matches!(e, RequestTokenError::Request(_));
-                tracing::warn!(provider = %self.settings.name, error = %error_chain(&e), "OIDC code exchange failed");
+                // A token answer that does not parse may quote its tokens in
+                // the parser's message: only the kind is logged then.
+                let why = match &e {
+                    RequestTokenError::Parse(..) => e.to_string(),
+                    _ => error_chain(&e),
+                };
+                tracing::warn!(provider = %self.settings.name, error = %why, "OIDC code exchange failed");
                 if unreachable {
                     Refusal::IdpUnreachable
                 } else {
