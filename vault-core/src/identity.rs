@@ -232,3 +232,69 @@ mod tests {
         assert!(!e.contains("passwordpassword"));
     }
 }
+
+/// Recovery codes (issue 10): one-time codes that replace a passkey once.
+/// Each is 80 random bits written as 16 characters of Crockford's base32
+/// (no `I`, `L`, `O`, `U`; those typed are read as `1`, `1`, `0`, and
+/// refused), in four groups: `K7QM-3XRA-...`.
+/// 80 bits make a stored SHA-256 hash safe against offline guessing (NIST
+/// SP 800-63B §5.1.2.2 asks for at least 64 bits of look-up secrets) and
+/// online guessing is throttled like passwords.
+pub mod recovery_code {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    /// How many codes a user gets.
+    pub const COUNT: usize = 10;
+
+    /// The code for 10 random bytes.
+    pub fn encode(random: &[u8; 10]) -> String {
+        let mut bits: u128 = 0;
+        for b in random {
+            bits = (bits << 8) | u128::from(*b);
+        }
+        let mut out = String::with_capacity(19);
+        for i in 0..16 {
+            if i > 0 && i % 4 == 0 {
+                out.push('-');
+            }
+            let idx = ((bits >> (75 - 5 * i)) & 31) as usize;
+            out.push(char::from(ALPHABET[idx]));
+        }
+        out
+    }
+
+    /// The canonical form of what a person typed: case, spaces and dashes
+    /// do not matter, and look-alike letters are read as Crockford says.
+    pub fn normalize(typed: &str) -> String {
+        typed
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| match c.to_ascii_uppercase() {
+                'O' => '0',
+                'I' | 'L' => '1',
+                u => u,
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn codes_are_grouped_and_typing_is_forgiving() {
+            let c = encode(&[0xff; 10]);
+            assert_eq!(c, "ZZZZ-ZZZZ-ZZZZ-ZZZZ");
+            let z = encode(&[0; 10]);
+            assert_eq!(z, "0000-0000-0000-0000");
+            assert_eq!(normalize("oooo-IIII llll"), "000011111111");
+            let mixed = encode(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+            assert_eq!(mixed.len(), 19);
+            assert_eq!(
+                normalize(&mixed.to_lowercase().replace('-', " ")),
+                normalize(&mixed)
+            );
+            assert_ne!(encode(&[1; 10]), encode(&[2; 10]));
+        }
+    }
+}

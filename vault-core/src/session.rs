@@ -221,3 +221,60 @@ mod tests {
         assert!(p.reserve(state, now.plus_secs(1)).is_ok());
     }
 }
+
+/// What a session proved besides its first factor (NIST SP 800-63B §4.2:
+/// two distinct factors make AAL2; a passkey with user verification is a
+/// multi-factor authenticator by itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Factors {
+    /// The second factor of the login: `passkey`, `recovery_code`, or
+    /// `amr:<value>` for an SSO login whose ID token said so; `None`: the
+    /// login had one factor.
+    pub mfa: Option<String>,
+    /// The last time the session proved a passkey (at login or a step-up).
+    pub passkey_at: Option<Timestamp>,
+}
+
+impl Factors {
+    /// A login with a passkey at `now`.
+    pub fn passkey(now: Timestamp) -> Self {
+        Self {
+            mfa: Some("passkey".into()),
+            passkey_at: Some(now),
+        }
+    }
+
+    /// Whether the login included a second factor.
+    pub fn is_mfa(&self) -> bool {
+        self.mfa.is_some()
+    }
+
+    /// Whether a dangerous action at `now` needs the passkey again: the
+    /// user has a passkey, and this session proved none within
+    /// `step_up_secs` (OWASP ASVS 4.0 V3.7.1: re-authentication before
+    /// sensitive changes). A user with no passkey cannot step up, and is
+    /// not asked to (roles that require a second factor keep such users
+    /// out instead).
+    pub fn needs_step_up(&self, has_passkey: bool, now: Timestamp, step_up_secs: i64) -> bool {
+        has_passkey
+            && self
+                .passkey_at
+                .is_none_or(|at| now.as_millis() > at.plus_secs(step_up_secs).as_millis())
+    }
+}
+
+#[cfg(test)]
+mod factor_tests {
+    use super::*;
+
+    #[test]
+    fn step_up_is_needed_only_with_a_passkey_and_an_old_proof() {
+        let t = Timestamp::from_millis(1_000_000);
+        let fresh = Factors::passkey(t);
+        assert!(!fresh.needs_step_up(true, t.plus_secs(300), 300));
+        assert!(fresh.needs_step_up(true, t.plus_secs(301), 300));
+        assert!(Factors::default().needs_step_up(true, t, 300));
+        assert!(!Factors::default().needs_step_up(false, t, 300));
+        assert!(fresh.is_mfa() && !Factors::default().is_mfa());
+    }
+}

@@ -482,6 +482,55 @@ impl Vault {
         }
     }
 
+    /// [`Vault::authorize`] for the most dangerous actions (destroy, delete a
+    /// project, emergency access, users, roles, bindings, root rotation): a
+    /// user session must also have proved a passkey within
+    /// `identity.step_up_secs`, or the answer is 401 `auth.step_up_required`
+    /// (audited). Service tokens are exempt: they are scoped instead.
+    pub async fn authorize_sensitive(
+        &self,
+        ctx: &Ctx,
+        action: Action,
+        resource: &str,
+    ) -> Result<Principal> {
+        let p = self.authorize(ctx, action, resource).await?;
+        self.step_up(ctx, &p, action.as_str(), resource).await?;
+        Ok(p)
+    }
+
+    /// Refuses a dangerous `action` by a session whose passkey proof is
+    /// older than `identity.step_up_secs` (see [`Vault::authorize_sensitive`]).
+    pub(crate) async fn step_up(
+        &self,
+        ctx: &Ctx,
+        p: &Principal,
+        action: &str,
+        resource: &str,
+    ) -> Result<()> {
+        let Principal::User {
+            factors,
+            has_passkey,
+            ..
+        } = p
+        else {
+            return Ok(());
+        };
+        let secs = self.inner.identity_settings.step_up_secs;
+        if !factors.needs_step_up(*has_passkey, self.inner.clock.now(), secs) {
+            return Ok(());
+        }
+        let e = Error::new(
+            Kind::Unauthenticated,
+            "auth.step_up_required",
+            format!(
+                "this action needs your passkey again (the last check in this session is over \
+                 {secs} s old): confirm with POST /v1/auth/passkeys/step-up/start and /finish \
+                 (the pages ask for it), or sign in again with `vault login --web`"
+            ),
+        );
+        Err(self.audit_refusal(ctx, Some(p), action, resource, e).await)
+    }
+
     /// Audits a refusal (unauthenticated, or authenticated but not allowed)
     /// and returns the error to answer; a failed audit answers that instead.
     async fn deny(
@@ -610,7 +659,28 @@ impl Vault {
         T: Send + 'static,
         F: FnOnce(&mut dyn Writer, &Principal) -> Result<T> + Send + 'static,
     {
-        let p = self.authorize(ctx, action, resource).await?;
+        self.audited_write_as(ctx, action, resource, false, f).await
+    }
+
+    /// [`Vault::audited_write`], with a step-up check first when
+    /// `sensitive` (see [`Vault::authorize_sensitive`]).
+    pub async fn audited_write_as<T, F>(
+        &self,
+        ctx: &Ctx,
+        action: Action,
+        resource: &str,
+        sensitive: bool,
+        f: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Writer, &Principal) -> Result<T> + Send + 'static,
+    {
+        let p = if sensitive {
+            self.authorize_sensitive(ctx, action, resource).await?
+        } else {
+            self.authorize(ctx, action, resource).await?
+        };
         let entry = self.entry(
             ctx,
             Some(&p),

@@ -16,6 +16,7 @@ fn username(s: &str) -> Result<String, String> {
 
 /// `vault login`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("browser").args(["oidc", "web"])))]
 #[command(after_long_help = "\
 The session token is kept in the OS keyring (or a 0600 file, see
 VAULT_TOKEN_STORE) for this server address and used by the following
@@ -26,35 +27,45 @@ CLI listens on 127.0.0.1, prints (and opens) a URL on the vault server that
 starts single sign-on, and receives a one-time code when you are done; only
 this CLI can redeem it (PKCE). Nothing secret passes through the terminal.
 
+With --web the same happens through the vault's own sign-in page: a
+password and your passkey, a passkey alone, or single sign-on. An account
+with a passkey needs it: a password alone gives no session, so use --web.
+
 Examples:
   vault login --username alice                 # prompts, no echo
   printf '%s' \"$PW\" | vault login --username alice --password-stdin
   vault login --oidc                           # the server's only SSO provider
   vault login --oidc corp --no-browser         # print the URL, open it yourself
+  vault login --web                            # the sign-in page: passkey, password + passkey, SSO
   vault login --workload github --role deploy  # in CI: the job's identity token (docs/ci.md)")]
 pub struct LoginArgs {
     /// Username (password login)
     #[arg(long, short = 'u', value_name = "NAME", value_parser = username,
-          required_unless_present_any = ["oidc", "workload"], conflicts_with_all = ["oidc", "workload"])]
+          required_unless_present_any = ["oidc", "workload", "web"],
+          conflicts_with_all = ["oidc", "workload", "web"])]
     pub username: Option<String>,
     /// Read the password from stdin instead of a prompt
-    #[arg(long, conflicts_with = "oidc")]
+    #[arg(long, conflicts_with_all = ["oidc", "web"])]
     pub password_stdin: bool,
     /// Single sign-on in a browser, with PROVIDER (default: the server's only one)
     #[arg(long, value_name = "PROVIDER", num_args = 0..=1, default_missing_value = "",
           conflicts_with = "workload")]
     pub oidc: Option<String>,
+    /// Sign in on the vault's own page in a browser (passkeys, password and
+    /// passkey, or SSO)
+    #[arg(long, conflicts_with_all = ["oidc", "workload"])]
+    pub web: bool,
     /// In CI or a pod: trade the job's identity token for a service token
     #[command(flatten)]
     pub workload: WorkloadArgs,
     /// Port on 127.0.0.1 for the browser to come back to (default: any free one)
-    #[arg(long, value_name = "PORT", requires = "oidc", value_parser = clap::value_parser!(u16).range(1024..))]
+    #[arg(long, value_name = "PORT", requires = "browser", value_parser = clap::value_parser!(u16).range(1024..))]
     pub callback_port: Option<u16>,
     /// Do not open a browser; only print the URL
-    #[arg(long, requires = "oidc")]
+    #[arg(long, requires = "browser")]
     pub no_browser: bool,
     /// Give up after this many seconds without a completed sign-in
-    #[arg(long, value_name = "SECS", default_value_t = 300, requires = "oidc")]
+    #[arg(long, value_name = "SECS", default_value_t = 300, requires = "browser")]
     pub timeout: u64,
 }
 
@@ -184,6 +195,16 @@ Examples:
         #[arg(value_parser = username)]
         name: String,
     },
+    /// Remove a user's passkeys and recovery codes (a lost device); ends
+    /// their sessions. They sign in with their password and add a new one
+    ResetPasskeys {
+        /// Username
+        #[arg(value_parser = username)]
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
     /// Delete a user (their sessions and bindings go; tokens they made are revoked)
     Delete {
         /// Username
@@ -300,6 +321,8 @@ Examples:
 Examples:
   vault access roles
   vault access roles create deployer --actions read,list,write --session-idle 15m
+  vault access roles create prod-reader --actions read,list --require-mfa
+  vault access roles update prod-reader --require-mfa false
   vault access roles delete deployer --yes")]
     Roles {
         /// Create or delete (none: list)
@@ -319,7 +342,7 @@ pub enum RolesCommand {
         /// Name: lowercase letters, digits and `-`
         name: String,
         /// Actions, comma-separated (`read`, `secrets.write`, `audit.read`, ...)
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(long, visible_alias = "permissions", value_delimiter = ',', required = true)]
         actions: Vec<String>,
         /// Longest session of its holders (e.g. 8h)
         #[arg(long, value_name = "DURATION")]
@@ -327,6 +350,21 @@ pub enum RolesCommand {
         /// Idle timeout of its holders' sessions (e.g. 15m)
         #[arg(long, value_name = "DURATION")]
         session_idle: Option<String>,
+        /// Its bindings apply only to sessions whose login included a second
+        /// factor (a passkey, or SSO with MFA)
+        #[arg(long)]
+        require_mfa: bool,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Change a custom role: whether it requires a second factor
+    Update {
+        /// Name
+        name: String,
+        /// true: bindings apply only to sessions with a second factor
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, required = true)]
+        require_mfa: bool,
         /// Output format.
         #[command(flatten)]
         output: Output,

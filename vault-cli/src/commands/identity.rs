@@ -7,10 +7,10 @@
 use ureq::http::Method;
 use vault_core::api::{
     Binding, BindingList, ChangePassword, CreateBinding, CreateRole, CreateServiceToken,
-    CreateUser, CreatedServiceToken, EmergencyGrant, EmergencyList, LoginRequest, LoginResponse,
+    CreateUser, CreatedServiceToken, EmergencyGrant, EmergencyList, LoginAnswer, LoginRequest, LoginResponse,
     Offboard, OffboardReport, OpenEmergency, RevokeSessions, Revoked, RoleInfo, RoleList,
     ServiceTokenList, SessionList, User, UserList, WhoAmI,
-};
+ PasskeyReset, UpdateRole,};
 use vault_core::api::{LinkIdentity, SsoIdentity, SsoIdentityList};
 use vault_core::clock::{Clock as _, Timestamp};
 
@@ -68,14 +68,27 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> CliResult<u8> {
         Some(username) if args.oidc.is_none() => {
             let password = read_password(&format!("Password for {username}: "))?;
             let _ = args.password_stdin; // stdin is read whenever it is not a terminal
-            anon.send(
+            let answer: LoginAnswer = anon.send(
                 Method::POST,
                 "/v1/auth/login",
                 &LoginRequest {
                     username: username.clone(),
                     password,
                 },
-            )?
+            )?;
+            match answer {
+                LoginAnswer::Session(s) => s,
+                LoginAnswer::SecondFactor(_) => {
+                    return Err(CliError::new(format!(
+                        "the password is right, but {username} has a passkey: a password alone \
+                         gives no session"
+                    ))
+                    .hint(
+                        "run `vault login --web` and confirm with your passkey in the browser \
+                         (or use one of your recovery codes there)",
+                    ));
+                }
+            }
         }
         _ if args.workload.workload.is_some() => {
             let (issuer, role) = crate::commands::workload::wanted(&args.workload, &settings)
@@ -151,13 +164,21 @@ pub fn whoami(out: Output, ctx: &Ctx) -> CliResult<u8> {
         return output::json(&w).map(|()| 0);
     }
     println!("{} ({})", w.name, w.kind);
+    let factor = w
+        .second_factor
+        .as_deref()
+        .map(|f| format!(" + {f}"))
+        .unwrap_or_default();
     match (&w.session_id, &w.login_method) {
-        (Some(s), Some(m)) => println!("session {s} (signed in with {m})"),
+        (Some(s), Some(m)) => println!("session {s} (signed in with {m}{factor})"),
         (Some(s), None) => println!("session {s}"),
         _ => {}
     }
     for g in &w.grants {
         println!("  {} on {}", g.role, g.scope);
+    }
+    for g in &w.withheld {
+        println!("  not in this session: {} on {} ({})", g.role, g.scope, g.reason);
     }
     if let Some(t) = w.emergency_until {
         println!("EMERGENCY ACCESS until {}", when(t));
@@ -261,6 +282,25 @@ pub fn users(cmd: UsersCommand, ctx: &Ctx) -> CliResult<u8> {
         UsersCommand::Enable { name } => {
             let u: User = client.call(Method::POST, &format!("/v1/users/{}/enable", enc(&name)))?;
             output::note(&format!("enabled {}", u.username));
+        }
+        UsersCommand::ResetPasskeys { name, yes } => {
+            if !yes
+                && !prompt::confirm(&format!(
+                    "remove every passkey and recovery code of {name} and end their sessions?"
+                ))
+            {
+                return Err(CliError::new("not confirmed; nothing removed")
+                    .hint("pass --yes to reset without a prompt"));
+            }
+            let r: PasskeyReset = client.call(
+                Method::POST,
+                &format!("/v1/users/{}/passkeys/reset", enc(&name)),
+            )?;
+            output::note(&format!(
+                "removed {} passkey(s) and the recovery codes of {name}; {} session(s) ended. \
+                 They sign in with their password and add a passkey on /ui/account",
+                r.passkeys_removed, r.sessions_revoked
+            ));
         }
         UsersCommand::Delete { name, yes } => {
             if !yes && !prompt::confirm(&format!("Delete user {name}?")) {
@@ -416,6 +456,7 @@ pub fn access(cmd: AccessCommand, ctx: &Ctx) -> CliResult<u8> {
                     actions,
                     session_absolute,
                     session_idle,
+                    require_mfa,
                     output: out,
                 }),
             ..
@@ -428,17 +469,49 @@ pub fn access(cmd: AccessCommand, ctx: &Ctx) -> CliResult<u8> {
                     .map(parse_duration)
                     .transpose()?,
                 session_idle_secs: session_idle.as_deref().map(parse_duration).transpose()?,
+                require_mfa,
             };
             let r: RoleInfo = client.send(Method::POST, "/v1/roles", &req)?;
             if out.format == Format::Json {
                 return output::json(&r).map(|()| 0);
             }
             output::note(&format!(
-                "created role {} ({}); grant it with `vault access grant --role {}`",
+                "created role {} ({}{}); grant it with `vault access grant --role {}`",
                 r.name,
                 r.permissions.join(", "),
+                if r.require_mfa {
+                    "; requires a second factor"
+                } else {
+                    ""
+                },
                 r.name
             ));
+        }
+        AccessCommand::Roles {
+            command:
+                Some(RolesCommand::Update {
+                    name,
+                    require_mfa,
+                    output: out,
+                }),
+            ..
+        } => {
+            let r: RoleInfo = client.send(
+                Method::PATCH,
+                &format!("/v1/roles/{}", enc(&name)),
+                &UpdateRole { require_mfa },
+            )?;
+            if out.format == Format::Json {
+                return output::json(&r).map(|()| 0);
+            }
+            output::note(&if r.require_mfa {
+                format!(
+                    "role {} now requires a second factor: sessions without one do not hold it",
+                    r.name
+                )
+            } else {
+                format!("role {} no longer requires a second factor", r.name)
+            });
         }
         AccessCommand::Roles {
             command: Some(RolesCommand::Delete { name, yes }),
@@ -464,10 +537,16 @@ pub fn access(cmd: AccessCommand, ctx: &Ctx) -> CliResult<u8> {
             if out.format == Format::Json {
                 return output::json(&l).map(|()| 0);
             }
-            let mut t = Table::new(&["ROLE", "KIND", "ACTIONS"]);
+            let mut t = Table::new(&["ROLE", "KIND", "MFA", "ACTIONS"]);
             for r in &l.roles {
                 let kind = if r.builtin { "built-in" } else { "custom" };
-                t.row(vec![r.name.clone(), kind.into(), r.permissions.join(", ")]);
+                let mfa = if r.require_mfa { "required" } else { "-" };
+                t.row(vec![
+                    r.name.clone(),
+                    kind.into(),
+                    mfa.into(),
+                    r.permissions.join(", "),
+                ]);
             }
             t.print("no roles")?;
         }

@@ -1,4 +1,5 @@
-//! `vault login --oidc`: single sign-on in a browser, brought back to the
+//! `vault login --oidc` and `--web`: a sign-in in a browser (single sign-on,
+//! or the vault's own page with passkeys), brought back to the
 //! CLI over loopback (RFC 8252 §7.3, "loopback interface redirection").
 //!
 //! The CLI makes a PKCE verifier (RFC 7636) and listens on 127.0.0.1; the
@@ -28,8 +29,18 @@ enum Callback {
     Refused(String),
 }
 
-/// Runs the browser login; the new session.
+/// Runs the browser login (`--oidc`, or `--web` through the vault's own
+/// sign-in page); the new session.
 pub fn browser_login(client: &Client, address: &str, args: &LoginArgs) -> CliResult<LoginResponse> {
+    if args.web {
+        return loopback_login(
+            client,
+            address,
+            args,
+            "/ui/login",
+            "on the vault's sign-in page",
+        );
+    }
     let wanted = args.oidc.as_deref().filter(|p| !p.is_empty());
     let list: SsoProviderList = client.get("/v1/auth/oidc/providers")?;
     let names: Vec<&str> = list.providers.iter().map(|p| p.name.as_str()).collect();
@@ -65,6 +76,25 @@ pub fn browser_login(client: &Client, address: &str, args: &LoginArgs) -> CliRes
         }
     };
 
+    loopback_login(
+        client,
+        address,
+        args,
+        &provider.start_url,
+        &format!("with {}", provider.display_name),
+    )
+}
+
+/// The loopback part of a browser login: listen on 127.0.0.1, send the
+/// browser to `path` on the server with the port and PKCE challenge, wait
+/// for the one-time code, redeem it with the verifier.
+fn loopback_login(
+    client: &Client,
+    address: &str,
+    args: &LoginArgs,
+    path: &str,
+    how: &str,
+) -> CliResult<LoginResponse> {
     let verifier = new_verifier()?;
     let listener =
         TcpListener::bind(("127.0.0.1", args.callback_port.unwrap_or(0))).map_err(|e| {
@@ -78,14 +108,12 @@ pub fn browser_login(client: &Client, address: &str, args: &LoginArgs) -> CliRes
         .port();
     let challenge = pkce_challenge(verifier.expose_secret());
     let url = format!(
-        "{}{}?cli_port={port}&cli_challenge={challenge}",
+        "{}{path}?cli_port={port}&cli_challenge={challenge}",
         address.trim_end_matches('/'),
-        provider.start_url,
     );
     output::note(&format!(
-        "Sign in with {} in your browser:\n\n  {url}\n\nWaiting up to {} for the sign-in to finish \
+        "Sign in {how} in your browser:\n\n  {url}\n\nWaiting up to {} for the sign-in to finish \
          (Ctrl-C to cancel)...",
-        provider.display_name,
         minutes(args.timeout)
     ));
     if !args.no_browser && !open_browser(&url) {
@@ -167,7 +195,7 @@ fn wait_for_callback(
                         minutes(timeout.as_secs())
                     ))
                     .hint(
-                        "run `vault login --oidc` again and finish the sign-in in the browser \
+                        "run `vault login --oidc` (or `--web`) again and finish the sign-in in the browser \
                          (--timeout SECS gives more time)",
                     ));
                 }

@@ -3,7 +3,8 @@
 //!
 //! | method | path | body → answer |
 //! |---|---|---|
-//! | POST | `/v1/auth/login` | [`LoginRequest`] → [`LoginResponse`] |
+//! | POST | `/v1/auth/login` | [`LoginRequest`] → [`LoginAnswer`] (a session, or a second-factor challenge) |
+//! | POST | `/v1/auth/mfa/recovery` | [`MfaRecovery`] → [`LoginResponse`] |
 //! | POST | `/v1/auth/logout` | → 204 (revokes the calling session) |
 //! | GET | `/v1/auth/whoami` | → [`WhoAmI`] |
 //! | POST | `/v1/auth/password` | [`ChangePassword`] → 204 (ends every session) |
@@ -12,6 +13,7 @@
 //! | POST | `/v1/users/{user}/disable`, `/enable` | → [`User`] |
 //! | POST | `/v1/users/{user}/offboard` | [`Offboard`] → [`OffboardReport`] |
 //! | GET, POST | `/v1/roles` | [`CreateRole`] → [`RoleList`], [`RoleInfo`] |
+//! | PATCH | `/v1/roles/{role}` | [`UpdateRole`] → [`RoleInfo`] |
 //! | DELETE | `/v1/roles/{role}` | → 204 |
 //! | GET, POST | `/v1/bindings[?user=NAME]` | [`CreateBinding`] → [`BindingList`], [`Binding`] |
 //! | DELETE | `/v1/bindings/{id}` | → 204 |
@@ -56,6 +58,56 @@ pub struct LoginResponse {
     pub idle_timeout_secs: i64,
 }
 
+/// The answer to `POST /v1/auth/login`: a session, or (for a user who has
+/// a passkey) a second-factor challenge and no session yet.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    /// The password was enough: a session.
+    Session(LoginResponse),
+    /// The account has a passkey: prove it to get a session.
+    SecondFactor(MfaChallenge),
+}
+
+/// A second factor is needed: finish with `POST
+/// /v1/auth/passkeys/login/finish` (the passkey's answer to `options`) or
+/// `POST /v1/auth/mfa/recovery` (a recovery code), within 5 minutes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaChallenge {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Single-use, 5 minutes.
+    pub ceremony_id: String,
+    /// WebAuthn `PublicKeyCredentialRequestOptions` (`{"publicKey": ...}`)
+    /// naming the account's passkeys.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+/// `POST /v1/auth/mfa/recovery`: a recovery code instead of the passkey.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaRecovery {
+    /// From the password login's challenge.
+    #[schema(min_length = 1, max_length = 128)]
+    pub ceremony_id: String,
+    /// One of the codes shown at the first passkey registration
+    /// (`XXXX-XXXX-XXXX-XXXX`; case, spaces and dashes do not matter).
+    #[schema(min_length = 1, max_length = 64)]
+    pub recovery_code: SecretText,
+}
+
+/// A grant a session does not have because its login had no second factor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct WithheldGrant {
+    /// Role name.
+    pub role: String,
+    /// `project/environment` pattern.
+    pub scope: String,
+    /// Why (a sentence for people).
+    pub reason: String,
+}
+
 /// One role granted on a scope.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct GrantInfo {
@@ -84,6 +136,14 @@ pub struct WhoAmI {
     pub grants: Vec<GrantInfo>,
     /// End of an open emergency grant, if any.
     pub emergency_until: Option<Timestamp>,
+    /// The second factor the session's login included (`passkey`,
+    /// `recovery_code`, `amr:<value>`), for a user session.
+    #[serde(default)]
+    pub second_factor: Option<String>,
+    /// Roles the user holds that this session does not, because they
+    /// require a second factor the login did not include.
+    #[serde(default)]
+    pub withheld: Vec<WithheldGrant>,
 }
 
 /// `POST /v1/auth/password`.
@@ -179,6 +239,9 @@ pub struct RoleInfo {
     pub session_absolute_secs: Option<i64>,
     /// Session idle timeout for holders, seconds.
     pub session_idle_secs: Option<i64>,
+    /// Bindings apply only to sessions whose login included a second factor.
+    #[serde(default)]
+    pub require_mfa: bool,
 }
 
 /// `GET /v1/roles`.
@@ -206,6 +269,18 @@ pub struct CreateRole {
     #[serde(default)]
     #[schema(minimum = 1)]
     pub session_idle_secs: Option<i64>,
+    /// Bindings apply only to sessions whose login included a second
+    /// factor (a passkey, or an SSO login with an `mfa_amr` value).
+    #[serde(default)]
+    pub require_mfa: bool,
+}
+
+/// `PATCH /v1/roles/{role}`: change a custom role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRole {
+    /// Whether bindings need a second factor.
+    pub require_mfa: bool,
 }
 
 /// A role binding.

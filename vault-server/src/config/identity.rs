@@ -34,6 +34,14 @@ pub struct IdentityConfig {
     pub emergency_default_secs: i64,
     /// Longest emergency grant, seconds (default 4 h).
     pub emergency_max_secs: i64,
+    /// The built-in `admin` role requires a second factor (a passkey, or an
+    /// SSO login with an `mfa_amr` value): its bindings apply only to such
+    /// sessions (default false; HIPAA 45 CFR 164.312(d), NIST SP 800-63B
+    /// AAL2).
+    pub admin_requires_mfa: bool,
+    /// How long a passkey proof covers the most dangerous actions, seconds
+    /// (default 300); older, the server answers `auth.step_up_required`.
+    pub step_up_secs: i64,
     /// DANGER, dev mode only: cheap Argon2id parameters so test suites run
     /// fast. Never on a real server (refused outside dev mode).
     pub danger_weak_password_hashing: bool,
@@ -67,6 +75,8 @@ impl Default for IdentityConfig {
             max_concurrent_hashes: 4,
             emergency_default_secs: 3600,
             emergency_max_secs: 4 * 3600,
+            admin_requires_mfa: false,
+            step_up_secs: 300,
             danger_weak_password_hashing: false,
             danger_test_clock: false,
         }
@@ -86,6 +96,8 @@ impl IdentityConfig {
         "max_concurrent_hashes",
         "emergency_default_secs",
         "emergency_max_secs",
+        "admin_requires_mfa",
+        "step_up_secs",
         "danger_weak_password_hashing",
         "danger_test_clock",
     ];
@@ -118,6 +130,7 @@ impl IdentityConfig {
             ("throttle_reset_after_secs", self.throttle_reset_after_secs),
             ("emergency_default_secs", self.emergency_default_secs),
             ("emergency_max_secs", self.emergency_max_secs),
+            ("step_up_secs", self.step_up_secs),
         ];
         if let Some((k, _)) = positive.iter().find(|(_, v)| *v <= 0) {
             return Err(format!("identity.{k} must be at least 1"));

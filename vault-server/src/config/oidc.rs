@@ -55,6 +55,11 @@ pub struct OidcProvider {
     /// Group-to-role bindings, recomputed at every login.
     #[serde(default)]
     pub group_roles: Vec<GroupRoleConfig>,
+    /// Values of the ID token's `amr` claim (RFC 8176: `hwk`, `mfa`, `otp`,
+    /// ...) that show the IdP checked a second factor: such a login counts
+    /// as MFA for roles that require it (empty: none does).
+    #[serde(default)]
+    pub mfa_amr: Vec<String>,
     /// A PEM file of CA certificates to trust for this IdP (an internal
     /// IdP behind a company CA), besides the usual roots.
     #[serde(default)]
@@ -118,6 +123,7 @@ impl OidcConfig {
         "token_auth_method",
         "group_roles",
         "ca_file",
+        "mfa_amr",
     ];
 
     /// Checks every provider; names must be unique.

@@ -13,8 +13,9 @@ use utoipa_axum::routes;
 use vault_core::api::{
     AdvanceTestClock, Binding, BindingList, ChangePassword, CreateBinding, CreateRole,
     CreateServiceToken, CreateUser, CreatedServiceToken, EmergencyGrant, EmergencyList,
-    LoginRequest, LoginResponse, Offboard, OffboardReport, OpenEmergency, RevokeSessions, Revoked,
-    RoleInfo, RoleList, ServiceTokenList, SessionList, TestClock, User, UserList, WhoAmI,
+    LoginAnswer, LoginRequest, LoginResponse, MfaRecovery, Offboard, OffboardReport,
+    OpenEmergency, RevokeSessions, Revoked, RoleInfo, RoleList, ServiceTokenList, SessionList,
+    TestClock, UpdateRole, User, UserList, WhoAmI,
 };
 
 use super::ApiResult;
@@ -25,7 +26,9 @@ use crate::service::Vault;
 
 /// The identity routes open to a caller without a credential.
 pub fn open_routes() -> OpenApiRouter<Vault> {
-    OpenApiRouter::new().routes(routes!(login))
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(mfa_recovery))
 }
 
 /// The identity routes that need a credential.
@@ -40,7 +43,7 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .routes(routes!(enable_user))
         .routes(routes!(offboard))
         .routes(routes!(list_roles, create_role))
-        .routes(routes!(delete_role))
+        .routes(routes!(delete_role, update_role))
         .routes(routes!(list_bindings, create_binding))
         .routes(routes!(delete_binding))
         .routes(routes!(list_sessions))
@@ -93,7 +96,7 @@ pub struct AllQuery {
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "A session", body = LoginResponse)
+        (status = 200, description = "A session; or, for an account with a passkey, `mfa_required` and a challenge for it (no session yet)", body = LoginAnswer)
     ),
     extensions(("x-vault-action" = json!("open")))
 )]
@@ -101,8 +104,27 @@ pub async fn login(
     State(v): State<Vault>,
     Caller(ctx): Caller,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<Json<LoginAnswer>, ApiError> {
     v.login(&ctx, req).await.map(Json).api(&ctx)
+}
+
+/// `POST /v1/auth/mfa/recovery`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/mfa/recovery",
+    tag = "auth",
+    request_body = MfaRecovery,
+    responses(
+        (status = 200, description = "A session (the recovery code is spent)", body = LoginResponse)
+    ),
+    extensions(("x-vault-action" = json!("open")))
+)]
+pub async fn mfa_recovery(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiJson(req): ApiJson<MfaRecovery>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    v.mfa_recovery(&ctx, req).await.map(Json).api(&ctx)
 }
 
 /// `POST /v1/auth/logout`.
@@ -321,6 +343,27 @@ pub async fn create_role(
         .await
         .map(|r| (StatusCode::CREATED, Json(r)))
         .api(&ctx)
+}
+
+/// `PATCH /v1/roles/{name}`.
+#[utoipa::path(
+    patch,
+    path = "/v1/roles/{name}",
+    tag = "access",
+    params(RolePath),
+    request_body = UpdateRole,
+    responses(
+        (status = 200, description = "The role as it is now", body = RoleInfo)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
+pub async fn update_role(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiPath(RolePath { name }): ApiPath<RolePath>,
+    ApiJson(req): ApiJson<UpdateRole>,
+) -> Result<Json<RoleInfo>, ApiError> {
+    v.update_role(&ctx, &name, req).await.map(Json).api(&ctx)
 }
 
 /// `DELETE /v1/roles/{name}`.

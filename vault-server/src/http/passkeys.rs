@@ -8,15 +8,15 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vault_core::api::{
-    FinishPasskeyCeremony, LoginResponse, PasskeyCeremony, PasskeyInfo, PasskeyList,
-    StartPasskeyRegistration,
+    FinishPasskeyCeremony, LoginResponse, PasskeyCeremony, PasskeyInfo, PasskeyList, PasskeyReset,
+    RegisteredPasskey, RenamePasskey, StartPasskeyRegistration,
 };
 
 use super::ApiResult;
 use super::browser::{set_session_cookie, sign_in_allowed};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, Caller, PublicOrigin};
-use super::params::IdPath;
+use super::params::{IdPath, UserPath};
 use crate::service::Vault;
 
 /// Routes open to anyone.
@@ -26,13 +26,16 @@ pub fn open_routes() -> OpenApiRouter<Vault> {
         .routes(routes!(login_finish))
 }
 
-/// Routes for a signed-in user.
+/// Routes for a signed-in user (and the administrators' reset).
 pub fn routes() -> OpenApiRouter<Vault> {
     OpenApiRouter::new()
         .routes(routes!(register_start))
         .routes(routes!(register_finish))
         .routes(routes!(list))
-        .routes(routes!(delete))
+        .routes(routes!(delete, rename))
+        .routes(routes!(step_up_start))
+        .routes(routes!(step_up_finish))
+        .routes(routes!(reset))
 }
 
 /// `POST /v1/auth/passkeys/register/start`.
@@ -64,7 +67,7 @@ pub async fn register_start(
     tag = "auth",
     request_body = FinishPasskeyCeremony,
     responses(
-        (status = 201, description = "The passkey is registered", body = PasskeyInfo)
+        (status = 201, description = "The passkey is registered; the first time, with the account's 10 recovery codes (shown once)", body = RegisteredPasskey)
     ),
     extensions(("x-vault-action" = json!("self")))
 )]
@@ -72,7 +75,7 @@ pub async fn register_finish(
     State(v): State<Vault>,
     Caller(ctx): Caller,
     ApiJson(req): ApiJson<FinishPasskeyCeremony>,
-) -> Result<(StatusCode, Json<PasskeyInfo>), ApiError> {
+) -> Result<(StatusCode, Json<RegisteredPasskey>), ApiError> {
     v.passkey_register_finish(&ctx, req)
         .await
         .map(|p| (StatusCode::CREATED, Json(p)))
@@ -174,4 +177,83 @@ pub async fn delete(
         .await
         .map(|()| StatusCode::NO_CONTENT)
         .api(&ctx)
+}
+
+/// `PATCH /v1/auth/passkeys/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/v1/auth/passkeys/{id}",
+    tag = "auth",
+    params(IdPath),
+    request_body = RenamePasskey,
+    responses(
+        (status = 200, description = "Renamed", body = PasskeyInfo)
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
+pub async fn rename(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
+    ApiJson(req): ApiJson<RenamePasskey>,
+) -> Result<Json<PasskeyInfo>, ApiError> {
+    v.rename_passkey(&ctx, &id, req).await.map(Json).api(&ctx)
+}
+
+/// `POST /v1/auth/passkeys/step-up/start`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/passkeys/step-up/start",
+    tag = "auth",
+    responses(
+        (status = 200, description = "Request options naming the caller's passkeys", body = PasskeyCeremony)
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
+pub async fn step_up_start(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+) -> Result<Json<PasskeyCeremony>, ApiError> {
+    v.step_up_start(&ctx).await.map(Json).api(&ctx)
+}
+
+/// `POST /v1/auth/passkeys/step-up/finish`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/passkeys/step-up/finish",
+    tag = "auth",
+    request_body = FinishPasskeyCeremony,
+    responses(
+        (status = 204, description = "The session proved a passkey now: dangerous actions are allowed for `identity.step_up_secs`")
+    ),
+    extensions(("x-vault-action" = json!("self")))
+)]
+pub async fn step_up_finish(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiJson(req): ApiJson<FinishPasskeyCeremony>,
+) -> Result<StatusCode, ApiError> {
+    v.step_up_finish(&ctx, req)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .api(&ctx)
+}
+
+/// `POST /v1/users/{name}/passkeys/reset`.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/passkeys/reset",
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user's passkeys and recovery codes are removed and their sessions ended", body = PasskeyReset)
+    ),
+    extensions(("x-vault-action" = json!("users.manage")))
+)]
+pub async fn reset(
+    State(v): State<Vault>,
+    Caller(ctx): Caller,
+    ApiPath(UserPath { name }): ApiPath<UserPath>,
+) -> Result<Json<PasskeyReset>, ApiError> {
+    v.reset_passkeys(&ctx, &name).await.map(Json).api(&ctx)
 }

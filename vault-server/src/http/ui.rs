@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use vault_core::api::LoginRequest;
+use vault_core::api::{LoginAnswer, LoginRequest};
 use vault_core::secret::SecretText;
 
 use super::browser::{
@@ -28,7 +28,11 @@ use super::browser::{
 };
 use super::error::status;
 use super::extract::{Caller, PublicOrigin};
+use crate::service::sso::CliReturn;
 use crate::service::{Ctx, Error, Kind, Vault};
+
+mod account;
+mod cli;
 
 /// The `/ui/` routes.
 pub fn router() -> Router<Vault> {
@@ -36,6 +40,10 @@ pub fn router() -> Router<Vault> {
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/", get(home))
         .route("/ui/login", get(login_page).post(login))
+        .route("/ui/login/recovery", post(account::recovery))
+        .route("/ui/account", get(account::page_account))
+        .route("/ui/passkeys/{id}/rename", post(account::rename_passkey))
+        .route("/ui/cli", get(cli::handoff_page).post(cli::handoff))
         .route("/ui/logout", post(logout))
         .route("/ui/sessions/{id}/revoke", post(revoke_session))
         .route("/ui/passkeys/{id}/delete", post(delete_passkey))
@@ -79,7 +87,7 @@ pub(super) fn page(status: StatusCode, body: Markup) -> Response {
 
 /// The request's context with the session cookie as its credential: the
 /// pages act as the browser's session, whatever else the request carries.
-fn as_browser(ctx: Ctx, headers: &HeaderMap) -> Ctx {
+pub(super) fn as_browser(ctx: Ctx, headers: &HeaderMap) -> Ctx {
     Ctx {
         credential: session_from_cookie(headers),
         ..ctx
@@ -118,19 +126,31 @@ fn notice_text(code: &str) -> Option<&'static str> {
     }
 }
 
-/// `?notice=CODE`.
+/// `?notice=CODE`, and `?cli_port=P&cli_challenge=C` when `vault login
+/// --web` opened the page.
 #[derive(Deserialize, Default)]
 pub struct NoticeQuery {
     #[serde(default)]
     notice: Option<String>,
+    #[serde(default)]
+    cli_port: Option<String>,
+    #[serde(default)]
+    cli_challenge: Option<String>,
 }
 
-fn login_form(v: &Vault, error: Option<&str>, username: &str) -> Markup {
-    login_form_with(v, error, None, username)
+fn login_form(v: &Vault, error: Option<&str>, username: &str, cli: Option<&CliReturn>) -> Markup {
+    login_form_with(v, error, None, username, cli)
 }
 
-fn login_form_with(v: &Vault, error: Option<&str>, notice: Option<&str>, username: &str) -> Markup {
+fn login_form_with(
+    v: &Vault,
+    error: Option<&str>,
+    notice: Option<&str>,
+    username: &str,
+    cli: Option<&CliReturn>,
+) -> Markup {
     let providers = v.sso_providers();
+    let next = cli::next_path(cli);
     layout(
         "Sign in",
         html! {
@@ -142,7 +162,17 @@ fn login_form_with(v: &Vault, error: Option<&str>, notice: Option<&str>, usernam
                 @if let Some(e) = error {
                     p.error role="alert" { (e) }
                 }
+                @if let Some(c) = cli {
+                    p.notice role="status" {
+                        "Signing in for the " code { "vault" } " command waiting on port "
+                        strong { (c.port) } " of this computer."
+                    }
+                }
                 form method="post" action="/ui/login" {
+                    @if let Some(c) = cli {
+                        input type="hidden" name="cli_port" value=(c.port);
+                        input type="hidden" name="cli_challenge" value=(c.challenge);
+                    }
                     label for="username" { "Username" }
                     input #username name="username" type="text" autocomplete="username"
                         required value=(username);
@@ -153,15 +183,22 @@ fn login_form_with(v: &Vault, error: Option<&str>, notice: Option<&str>, usernam
                 }
                 div.sso {
                     p.divider { span { "or" } }
-                    button.secondary #passkey-login type="button" { "Sign in with a passkey" }
+                    button.secondary #passkey-login type="button" data-next=(next) { "Sign in with a passkey" }
                     p.error #passkey-error role="alert" hidden {}
                 }
                 @if !providers.is_empty() {
                     div.sso {
                         p.divider { span { "or" } }
                         @for p in &providers {
-                            a.button.secondary href={ (p.start_url) "?return_to=/ui/" } {
-                                "Sign in with " (p.display_name)
+                            @if let Some(c) = cli {
+                                // The SSO flow hands the sign-in to the CLI itself.
+                                a.button.secondary href={ (p.start_url) "?cli_port=" (c.port) "&cli_challenge=" (c.challenge) } {
+                                    "Sign in with " (p.display_name)
+                                }
+                            } @else {
+                                a.button.secondary href={ (p.start_url) "?return_to=/ui/" } {
+                                    "Sign in with " (p.display_name)
+                                }
                             }
                         }
                     }
@@ -179,14 +216,19 @@ pub async fn login_page(
     query: Result<axum::extract::Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let ctx = as_browser(ctx, &headers);
+    let q = query.map(|q| q.0).unwrap_or_default();
+    let cli = match cli::parse(q.cli_port.as_deref(), q.cli_challenge.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return error_page(&e),
+    };
     if ctx.credential.is_some() && v.whoami(&ctx).await.is_ok() {
-        return Redirect::to("/ui/").into_response();
+        return Redirect::to(&cli::next_path(cli.as_ref())).into_response();
     }
-    let notice = query
-        .ok()
-        .and_then(|q| q.0.notice)
-        .and_then(|c| notice_text(&c));
-    page(StatusCode::OK, login_form_with(&v, None, notice, ""))
+    let notice = q.notice.and_then(|c| notice_text(&c));
+    page(
+        StatusCode::OK,
+        login_form_with(&v, None, notice, "", cli.as_ref()),
+    )
 }
 
 /// The sign-in form.
@@ -194,6 +236,10 @@ pub async fn login_page(
 pub struct LoginForm {
     username: String,
     password: SecretText,
+    #[serde(default)]
+    cli_port: Option<String>,
+    #[serde(default)]
+    cli_challenge: Option<String>,
 }
 
 /// `POST /ui/login`: a new session in the cookie, then the home page.
@@ -208,15 +254,20 @@ pub async fn login(
     if !same_origin(&headers, &uri, public.0.as_deref()) {
         return page(
             StatusCode::FORBIDDEN,
-            login_form(&v, Some("This form must be sent from this site."), ""),
+            login_form(&v, Some("This form must be sent from this site."), "", None),
         );
     }
     let Ok(Form(form)) = form else {
         return page(
             StatusCode::BAD_REQUEST,
-            login_form(&v, Some("Give a username and a password."), ""),
+            login_form(&v, Some("Give a username and a password."), "", None),
         );
     };
+    let cli = match cli::parse(form.cli_port.as_deref(), form.cli_challenge.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return error_page(&e),
+    };
+    let next = cli::next_path(cli.as_ref());
     let username = form.username.clone();
     // A fresh session id at every login, whatever cookie came in (no
     // session fixation): the credential of this request is not used; the
@@ -236,30 +287,43 @@ pub async fn login(
         )
         .await
     {
-        Ok(r) => {
-            if previous.is_some() {
-                let old = Ctx {
-                    credential: previous,
-                    ..ctx
-                };
-                // Already ended, or another user's: nothing to do.
-                let _ = v.logout(&old).await;
-            }
-            let mut resp = Redirect::to("/ui/").into_response();
-            if let Some(c) = set_session_cookie(&r.token) {
-                resp.headers_mut().insert(header::SET_COOKIE, c);
-            }
-            resp
+        Ok(LoginAnswer::Session(r)) => signed_in(&v, &ctx, previous, &r.token, &next).await,
+        Ok(LoginAnswer::SecondFactor(c)) => {
+            account::second_factor_page(&c.ceremony_id, &c.options, cli.as_ref())
         }
         Err(e) => {
             let mut r = page(
                 status(e.kind),
-                login_form(&v, Some(shown_message(&e)), &username),
+                login_form(&v, Some(shown_message(&e)), &username, cli.as_ref()),
             );
             retry_after(&mut r, &e);
             r
         }
     }
+}
+
+/// After a sign-in from a page: the session the old cookie named is ended,
+/// the new one set, and the browser sent on to `next`.
+pub(super) async fn signed_in(
+    v: &Vault,
+    ctx: &Ctx,
+    previous: Option<SecretText>,
+    token: &SecretText,
+    next: &str,
+) -> Response {
+    if previous.is_some() {
+        let old = Ctx {
+            credential: previous,
+            ..ctx.clone()
+        };
+        // Already ended, or another user's: nothing to do.
+        let _ = v.logout(&old).await;
+    }
+    let mut resp = Redirect::to(next).into_response();
+    if let Some(c) = set_session_cookie(token) {
+        resp.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    resp
 }
 
 /// `GET /ui/`: who you are, your roles, your sessions.
@@ -282,10 +346,6 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
         Ok(s) => s.sessions,
         Err(_) => Vec::new(),
     };
-    let passkeys = match v.passkeys(&ctx).await {
-        Ok(l) => l.passkeys,
-        Err(_) => Vec::new(),
-    };
     let is_user = me.kind == "user";
     let csrf = csrf_token(&session).unwrap_or_default();
     let body = layout(
@@ -296,6 +356,10 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
                 p.muted {
                     "Kind: " (me.kind)
                     @if let Some(m) = &me.login_method { " · signed in with " (m) }
+                    @if let Some(f) = &me.second_factor { " + " (f) }
+                }
+                @if is_user {
+                    p { a href="/ui/account" { "Account and passkeys" } }
                 }
                 form method="post" action="/ui/logout" {
                     input type="hidden" name="csrf" value=(csrf);
@@ -317,36 +381,19 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
                     }
                 }
             }
-            @if is_user {
+            @if !me.withheld.is_empty() {
                 section.card {
-                    h2 { "Passkeys" }
-                    p.muted { "Sign in with your device's screen lock or a security key, no password." }
-                    @if passkeys.is_empty() {
-                        p.muted { "No passkeys yet." }
-                    } @else {
-                        table {
-                            thead { tr { th { "Name" } th { "Added" } th { "Last used" } th {} } }
-                            tbody {
-                                @for k in &passkeys {
-                                    tr {
-                                        td { (k.name) }
-                                        td { (when(k.created_at)) }
-                                        td { (k.last_used_at.map(when).unwrap_or_else(|| "never".into())) }
-                                        td {
-                                            form method="post" action={ "/ui/passkeys/" (k.id) "/delete" } {
-                                                input type="hidden" name="csrf" value=(csrf);
-                                                button.danger type="submit" { "Delete" }
-                                            }
-                                        }
-                                    }
-                                }
+                    h2 { "Roles this session does not have" }
+                    p.muted { "They require a second factor, and this sign-in had none." }
+                    table {
+                        thead { tr { th { "Role" } th { "Scope" } } }
+                        tbody {
+                            @for g in &me.withheld {
+                                tr { td { (g.role) } td { code { (g.scope) } } }
                             }
                         }
                     }
-                    label for="passkey-name" { "New passkey's name" }
-                    input #passkey-name type="text" maxlength="64" placeholder="e.g. work laptop";
-                    button #passkey-add type="button" data-csrf=(csrf) { "Add a passkey" }
-                    p.error #passkey-add-error role="alert" hidden {}
+                    p { "Sign out and sign in with a passkey to use them. " a href="/ui/account" { "Add a passkey" } " if you have none." }
                 }
             }
             section.card {
@@ -377,7 +424,7 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
 }
 
 /// `2026-12-01 14:28 UTC`.
-fn when(t: vault_core::clock::Timestamp) -> String {
+pub(super) fn when(t: vault_core::clock::Timestamp) -> String {
     let iso = t.to_rfc3339();
     match (iso.get(..10), iso.get(11..16)) {
         (Some(day), Some(hm)) => format!("{day} {hm} UTC"),
@@ -388,12 +435,12 @@ fn when(t: vault_core::clock::Timestamp) -> String {
 /// A form that changes state: only its CSRF token.
 #[derive(Deserialize)]
 pub struct CsrfForm {
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// The CSRF checks of a state-changing form: the answer that refuses it,
 /// or `None` when it passes.
-fn refuse_form(
+pub(super) fn refuse_form(
     headers: &HeaderMap,
     uri: &Uri,
     public: &PublicOrigin,
@@ -461,11 +508,23 @@ async fn form_action(
     form: &Result<Form<CsrfForm>, FormRejection>,
     act: impl std::future::Future<Output = Result<(), Error>>,
 ) -> Response {
+    form_action_to(headers, uri, public, form, "/ui/", act).await
+}
+
+/// [`form_action`], back to `back`.
+pub(super) async fn form_action_to(
+    headers: &HeaderMap,
+    uri: &Uri,
+    public: &PublicOrigin,
+    form: &Result<Form<CsrfForm>, FormRejection>,
+    back: &str,
+    act: impl std::future::Future<Output = Result<(), Error>>,
+) -> Response {
     if let Some(r) = refuse_form(headers, uri, public, form.as_ref().ok().map(|f| &f.0)) {
         return r;
     }
     match act.await {
-        Ok(()) => Redirect::to("/ui/").into_response(),
+        Ok(()) => Redirect::to(back).into_response(),
         Err(e) => error_page(&e),
     }
 }
@@ -480,7 +539,7 @@ pub async fn delete_passkey(
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    form_action(&headers, &uri, &public, &form, async {
+    form_action_to(&headers, &uri, &public, &form, "/ui/account", async {
         v.delete_passkey(&as_browser(ctx, &headers), &id).await
     })
     .await
@@ -507,7 +566,7 @@ pub(super) fn shown_message(e: &Error) -> &str {
 }
 
 /// `Retry-After` (RFC 9110 section 10.2.3) of a throttled answer.
-fn retry_after(r: &mut Response, e: &Error) {
+pub(super) fn retry_after(r: &mut Response, e: &Error) {
     if let Some(v) = e
         .retry_after_secs
         .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
@@ -516,7 +575,7 @@ fn retry_after(r: &mut Response, e: &Error) {
     }
 }
 
-fn error_page(e: &Error) -> Response {
+pub(super) fn error_page(e: &Error) -> Response {
     let message = shown_message(e);
     let mut r = page(
         status(e.kind),

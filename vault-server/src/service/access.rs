@@ -13,6 +13,7 @@ use vault_core::access::{Grant, Part, Permission, Resource};
 use vault_core::clock::Timestamp;
 use vault_core::names::{EnvName, ProjectName, SecretName};
 use vault_core::secret::SecretText;
+use vault_core::session::Factors;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,13 @@ pub enum Principal {
         grants: Vec<Grant>,
         /// End of an open emergency grant.
         emergency_until: Option<Timestamp>,
+        /// What the session proved besides its first factor.
+        factors: Factors,
+        /// Whether the user has a passkey (and so can step up).
+        has_passkey: bool,
+        /// Grants of roles that require a second factor, held back from
+        /// this session because its login had none.
+        withheld: Vec<Grant>,
     },
     /// A machine, through a service token.
     Service {

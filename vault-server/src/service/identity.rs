@@ -36,8 +36,8 @@ use vault_core::api::{
     Binding, BindingList, ChangePassword, CreateBinding, CreateRole, CreateServiceToken,
     CreateUser, CreatedServiceToken, EmergencyGrant, EmergencyList, GrantInfo, LoginRequest,
     LoginResponse, Offboard, OffboardReport, OpenEmergency, ReadItem, RevokeSessions, Revoked,
-    RoleInfo, RoleList, ServiceToken, ServiceTokenList, Session, SessionList, TestClock, User,
-    UserList, WhoAmI,
+    RoleInfo, RoleList, ServiceToken, ServiceTokenList, Session, SessionList, TestClock,
+    UpdateRole, User, UserList, WhoAmI, WithheldGrant,
 };
 use vault_core::audit::Outcome;
 use vault_core::clock::{Clock, Timestamp};
@@ -247,7 +247,7 @@ fn guard_admin_target(w: &dyn Writer, caller_is_admin: bool, user_id: &str) -> R
 
 /// User input shown in an audit resource before it is validated: escaped
 /// and cut short.
-fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     s.chars().take(64).flat_map(char::escape_default).collect()
 }
 
@@ -362,6 +362,9 @@ mod tests {
                 })
                 .collect(),
             emergency_until: None,
+            factors: vault_core::session::Factors::default(),
+            has_passkey: false,
+            withheld: Vec::new(),
         }
     }
 
@@ -409,6 +412,9 @@ mod tests {
                 scope: Scope::all(),
             }],
             emergency_until: Some(Timestamp::from_millis(1)),
+            factors: vault_core::session::Factors::default(),
+            has_passkey: false,
+            withheld: Vec::new(),
         };
         assert!(em.can(
             Permission::SecretsRead,
@@ -449,8 +455,14 @@ mod tests {
             permissions: vec!["secrets.list".into()],
             absolute_secs: None,
             idle_secs: Some(60),
+            require_mfa: true,
             created_at: Timestamp::from_millis(0),
         }];
+        assert!(auth::role_requires_mfa("short", &custom, &s));
+        assert!(!auth::role_requires_mfa("admin", &custom, &s));
+        s.admin_requires_mfa = true;
+        assert!(auth::role_requires_mfa("admin", &custom, &s));
+        assert!(!auth::role_requires_mfa("reader", &custom, &s));
         let (g, p) = resolve(&[b("reader")], &custom, &s);
         assert_eq!(g.len(), 1);
         assert_eq!((p.absolute_secs, p.idle_secs), (8 * 3600, 1800));

@@ -263,7 +263,7 @@ impl Vault {
         let now = self.clock().now();
         let name = project.clone();
         let res = self
-            .audited_write(ctx, Action::KeysManage, &resource, move |w, _| {
+            .audited_write_as(ctx, Action::KeysManage, &resource, destroy, move |w, _| {
                 let p = w.project(name.as_str())?.ok_or_else(|| {
                     Error::not_found("project.not_found", format!("no project {name}"))
                 })?;

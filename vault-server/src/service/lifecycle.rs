@@ -714,7 +714,7 @@ impl Vault {
         let nr = new_root.clone();
         let u2 = u.clone();
         let count = self
-            .audited_write(ctx, Action::SysRotateRoot, "sys/root", move |w, _| {
+            .audited_write_as(ctx, Action::SysRotateRoot, "sys/root", true, move |w, _| {
                 let mut cfg = w
                     .seal_config()?
                     .ok_or_else(|| Error::internal("no seal config"))?;

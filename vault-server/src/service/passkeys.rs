@@ -10,20 +10,26 @@
 //! counter that goes backwards is refused as `possible_cloned_authenticator`.
 //! Every event is audited.
 
+mod assertion;
+
 use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 use vault_core::api::{
-    FinishPasskeyCeremony, LoginResponse, PasskeyCeremony, PasskeyInfo, PasskeyList,
-    StartPasskeyRegistration,
+    FinishPasskeyCeremony, PasskeyCeremony, PasskeyInfo, PasskeyList, PasskeyReset,
+    RegisteredPasskey, RenamePasskey, StartPasskeyRegistration,
 };
 use vault_core::audit::Outcome;
+use vault_core::crypto::random;
+use vault_core::identity::recovery_code;
+use vault_core::secret::SecretText;
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
+    Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Url, Uuid, Webauthn,
+    WebauthnBuilder, WebauthnError,
 };
 
-use crate::service::identity::{new_id, new_secret, secret_hash};
+use crate::service::identity::auth::role_requires_mfa;
+use crate::service::identity::{new_id, new_secret, secret_hash, shown, user_not_found, username};
 use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
 use crate::store::passkeys::{CeremonyRow, PasskeyRow};
 
@@ -63,6 +69,29 @@ fn user_handle(user_id: &str) -> Uuid {
     let mut b = [0u8; 16];
     b.copy_from_slice(&d[..16]);
     Uuid::from_bytes(b)
+}
+
+/// A user's new recovery codes (shown once; only their hashes are kept).
+fn new_recovery_codes() -> Result<Vec<SecretText>> {
+    (0..recovery_code::COUNT)
+        .map(|_| {
+            random::bytes::<10>()
+                .map(|b| SecretText::new(recovery_code::encode(&b)))
+                .map_err(|e| Error::internal(format!("random: {e}")))
+        })
+        .collect()
+}
+
+/// A passkey's label: 1-64 characters, no control characters.
+fn passkey_name(raw: &str) -> Result<String> {
+    let name = raw.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(Error::bad(
+            "passkey.invalid_name",
+            "a passkey's name is 1-64 characters, no control characters",
+        ));
+    }
+    Ok(name)
 }
 
 fn refused(code: &'static str, message: &str) -> Error {
@@ -127,11 +156,11 @@ impl Vault {
             .map_err(|e| Error::internal(format!("write failed: {e}")))?
     }
 
-    /// Takes a ceremony of `kind` (deleted before anything is verified).
-    async fn take_ceremony(&self, id: &str, kind: &str) -> Result<Option<CeremonyRow>> {
+    /// Takes a ceremony of one of `kinds` (deleted before anything is
+    /// verified, whatever its kind: a ceremony id is tried once).
+    async fn take_ceremony(&self, id: &str, kinds: &[&str]) -> Result<Option<CeremonyRow>> {
         let hash = secret_hash(id);
         let now = self.clock().now();
-        let kind = kind.to_owned();
         let row = self
             .store()
             .write(None, move |w| -> Result<Option<CeremonyRow>> {
@@ -139,7 +168,7 @@ impl Vault {
             })
             .await
             .map_err(|e| Error::internal(format!("write failed: {e}")))??;
-        Ok(row.filter(|c| c.kind == kind && c.expires_at > now))
+        Ok(row.filter(|c| kinds.contains(&c.kind.as_str()) && c.expires_at > now))
     }
 
     fn user_of(p: &Principal) -> Result<(String, String)> {
@@ -166,13 +195,7 @@ impl Vault {
             .authorize(ctx, Action::SelfService, "auth/passkeys")
             .await?;
         let (user_id, username) = Self::user_of(&p)?;
-        let name = req.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(Error::bad(
-                "passkey.invalid_name",
-                "a passkey's name is 1-64 characters, no control characters",
-            ));
-        }
+        let name = passkey_name(&req.name)?;
         let uid = user_id.clone();
         let existing = self.store().read(move |r| r.passkeys(Some(&uid))).await?;
         let exclude = existing
@@ -203,6 +226,7 @@ impl Vault {
             kind: "register".into(),
             user_id: Some(user_id),
             name: Some(name),
+            session_id: None,
             state: serde_json::to_string(&state)
                 .map_err(|e| Error::internal(format!("state: {e}")))?,
             expires_at: self.clock().now().plus_secs(CEREMONY_TTL_SECS),
@@ -220,12 +244,12 @@ impl Vault {
         &self,
         ctx: &Ctx,
         req: FinishPasskeyCeremony,
-    ) -> Result<PasskeyInfo> {
+    ) -> Result<RegisteredPasskey> {
         let p = self
             .authorize(ctx, Action::SelfService, "auth/passkeys")
             .await?;
         let (user_id, _) = Self::user_of(&p)?;
-        let ceremony = self.take_ceremony(&req.ceremony_id, "register").await?;
+        let ceremony = self.take_ceremony(&req.ceremony_id, &["register"]).await?;
         let Some(c) = ceremony.filter(|c| c.user_id.as_deref() == Some(user_id.as_str())) else {
             self.audit_passkey(
                 ctx,
@@ -277,175 +301,53 @@ impl Vault {
             last_used_at: None,
         };
         let out = info(&row);
+        // Recovery codes come with the first passkey (none yet, and no
+        // unused codes): made here, kept only if the transaction says so.
+        let codes = new_recovery_codes()?;
+        let hashes: Vec<Vec<u8>> = codes
+            .iter()
+            .map(|c| secret_hash(&recovery_code::normalize(c.expose_secret())))
+            .collect();
+        let (uid, now) = (user_id.clone(), self.clock().now());
         let detail = Some(format!("passkey={} name={:?}", row.id, row.name));
-        self.write_as(
-            ctx,
-            Some(&p),
-            "passkey.register",
-            "auth/passkeys",
-            detail,
-            move |w| {
-                if !w.insert_passkey(&row)? {
-                    return Err(Error::conflict(
-                        "passkey.exists",
-                        "this authenticator's credential is registered already",
-                    ));
-                }
-                Ok(())
-            },
-        )
-        .await?;
-        Ok(out)
-    }
-
-    /// `POST /v1/auth/passkeys/login/start`: options for a discoverable
-    /// credential (no username).
-    pub async fn passkey_login_start(&self, _ctx: &Ctx) -> Result<PasskeyCeremony> {
-        self.unsealed()?;
-        let (rcr, state) = self
-            .webauthn()?
-            .start_discoverable_authentication()
-            .map_err(|e| Error::internal(format!("webauthn: {e}")))?;
-        let id = new_secret()?;
-        self.new_ceremony(CeremonyRow {
-            id_hash: secret_hash(&id),
-            kind: "login".into(),
-            user_id: None,
-            name: None,
-            state: serde_json::to_string(&state)
-                .map_err(|e| Error::internal(format!("state: {e}")))?,
-            expires_at: self.clock().now().plus_secs(CEREMONY_TTL_SECS),
-        })
-        .await?;
-        Ok(PasskeyCeremony {
-            ceremony_id: id,
-            options: serde_json::to_value(&rcr).map_err(|e| Error::internal(format!("{e}")))?,
-        })
-    }
-
-    /// `POST /v1/auth/passkeys/login/finish`: a session for the passkey's
-    /// owner. The ceremony is gone before the answer is checked.
-    pub async fn passkey_login_finish(
-        &self,
-        ctx: &Ctx,
-        req: FinishPasskeyCeremony,
-    ) -> Result<LoginResponse> {
-        self.unsealed()?;
-        let deny = |reason: &str| format!("method=passkey reason={reason}");
-        let Some(c) = self.take_ceremony(&req.ceremony_id, "login").await? else {
-            self.audit_passkey(
+        let first = self
+            .write_as(
                 ctx,
-                None,
-                "auth.login",
-                Outcome::Denied,
-                deny("ceremony_unknown"),
+                Some(&p),
+                "passkey.register",
+                "auth/passkeys",
+                detail,
+                move |w| {
+                    let first =
+                        w.passkeys(Some(&uid))?.is_empty() && w.recovery_codes_left(&uid)? == 0;
+                    if !w.insert_passkey(&row)? {
+                        return Err(Error::conflict(
+                            "passkey.exists",
+                            "this authenticator's credential is registered already",
+                        ));
+                    }
+                    if first {
+                        w.replace_recovery_codes(&uid, &hashes, now)?;
+                    }
+                    Ok(first)
+                },
             )
             .await?;
-            return Err(Error::bad(
-                "passkey.ceremony_invalid",
-                "this sign-in is unknown, used or expired (5 minutes): start again",
-            ));
-        };
-        let state: DiscoverableAuthentication =
-            serde_json::from_str(&c.state).map_err(|e| Error::internal(format!("state: {e}")))?;
-        let cred: PublicKeyCredential = serde_json::from_value(req.credential)
-            .map_err(|_| Error::bad("passkey.invalid_credential", "not a WebAuthn assertion"))?;
-        let w = self.webauthn()?;
-        let (handle, cred_id) = match w.identify_discoverable_authentication(&cred) {
-            Ok((h, id)) => (h, id.to_vec()),
-            Err(_) => {
-                self.audit_passkey(
-                    ctx,
-                    None,
-                    "auth.login",
-                    Outcome::Denied,
-                    deny("no_user_handle"),
-                )
-                .await?;
-                return Err(refused(
-                    "passkey.refused",
-                    "the passkey's answer names no user",
-                ));
-            }
-        };
-        let row = self
-            .store()
-            .read(move |r| r.passkey_by_credential(&cred_id))
-            .await?;
-        // The credential must be registered, and to the user it claims.
-        let Some(row) = row.filter(|r| user_handle(&r.user_id) == handle) else {
-            self.audit_passkey(
+        if first {
+            let e = self.entry(
                 ctx,
-                None,
-                "auth.login",
-                Outcome::Denied,
-                deny("unknown_credential"),
-            )
-            .await?;
-            return Err(refused(
-                "passkey.refused",
-                "this passkey is not registered here (deleted, or another site's)",
-            ));
-        };
-        let mut passkey: Passkey = serde_json::from_str(&row.passkey)
-            .map_err(|e| Error::internal(format!("passkey: {e}")))?;
-        let result = match w.finish_discoverable_authentication_v2(&cred, state, &passkey) {
-            Ok(r) => r,
-            Err(e) => {
-                let reason = webauthn_reason(&e);
-                let mut entry = self.entry(
-                    ctx,
-                    None,
-                    "auth.login",
-                    "auth/passkeys",
-                    Outcome::Denied,
-                    None,
-                );
-                entry.actor = format!("user:{}", row.username);
-                entry.detail = Some(format!("method=passkey passkey={} reason={reason}", row.id));
-                self.audit(ctx, entry).await?;
-                return Err(refused(
-                    "passkey.refused",
-                    &format!("the passkey's answer was refused ({reason})"),
-                ));
-            }
-        };
-        passkey.update_credential(&result);
-        let new_counter = i64::from(result.counter());
-        let json = serde_json::to_string(&passkey)
-            .map_err(|e| Error::internal(format!("passkey: {e}")))?;
-        let uid = row.user_id.clone();
-        let user = self
-            .store()
-            .read(move |r| r.user_by_id(&uid))
-            .await?
-            .filter(|u| u.disabled_at.is_none());
-        let Some(user) = user else {
-            self.audit_passkey(
-                ctx,
-                None,
-                "auth.login",
-                Outcome::Denied,
-                deny("user_disabled"),
-            )
-            .await?;
-            return Err(refused("passkey.refused", "this account is disabled"));
-        };
-        let (pid, old) = (row.id.clone(), row.counter);
-        let now = self.clock().now();
-        let detail = format!("method=passkey passkey={}", row.id);
-        self.open_session_as(ctx, &user, "passkey", detail, move |w| {
-            // Compare and swap: of two answers raced with one counter value,
-            // one wins.
-            if !w.swap_passkey_counter(&pid, old, new_counter, &json, now)? {
-                return Err(refused(
-                    "passkey.refused",
-                    "another sign-in with this passkey happened at the same moment; try again",
-                ));
-            }
-            Ok(())
+                Some(&p),
+                "passkey.recovery_codes",
+                "auth/passkeys",
+                Outcome::Success,
+                Some(format!("{} one-time codes issued", codes.len())),
+            );
+            self.audit(ctx, e).await?;
+        }
+        Ok(RegisteredPasskey {
+            passkey: out,
+            recovery_codes: first.then_some(codes),
         })
-        .await
     }
 
     /// `GET /v1/auth/passkeys`: the caller's passkeys.
@@ -468,20 +370,124 @@ impl Vault {
         let (uid, _) = Self::user_of(&p)?;
         let id = id.to_owned();
         let detail = Some(format!("passkey={id}"));
+        let settings = self.identity().clone();
+        let res = self
+            .write_as(
+                ctx,
+                Some(&p),
+                "passkey.delete",
+                "auth/passkeys",
+                detail.clone(),
+                move |w| {
+                    if !w.delete_passkey(&uid, &id)? {
+                        return Err(Error::not_found(
+                            "passkey.not_found",
+                            "no such passkey of yours",
+                        ));
+                    }
+                    // In the same transaction: the last passkey of someone
+                    // who holds a role that requires one stays (an admin
+                    // can reset it).
+                    if w.passkeys(Some(&uid))?.is_empty() {
+                        let roles = w.roles()?;
+                        if let Some(b) = w
+                            .bindings(Some(&uid))?
+                            .into_iter()
+                            .find(|b| role_requires_mfa(&b.role, &roles, &settings))
+                        {
+                            return Err(Error::conflict(
+                                "passkey.last_required",
+                                format!(
+                                    "this is your last passkey and your role {} requires a \
+                                     second factor: add another passkey first, or ask an \
+                                     administrator to reset your passkeys",
+                                    b.role
+                                ),
+                            ));
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        if let Err(e) = &res
+            && e.code == "passkey.last_required"
+        {
+            let entry = self.entry(
+                ctx,
+                Some(&p),
+                "passkey.delete",
+                "auth/passkeys",
+                Outcome::Denied,
+                Some(format!("{}; {}", detail.unwrap_or_default(), e.code)),
+            );
+            self.audit(ctx, entry).await?;
+        }
+        res
+    }
+
+    /// `PATCH /v1/auth/passkeys/{id}`: renames one of the caller's passkeys.
+    pub async fn rename_passkey(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        req: RenamePasskey,
+    ) -> Result<PasskeyInfo> {
+        let p = self
+            .authorize(ctx, Action::SelfService, "auth/passkeys")
+            .await?;
+        let (uid, _) = Self::user_of(&p)?;
+        let name = passkey_name(&req.name)?;
+        let id = id.to_owned();
+        let detail = Some(format!("passkey={id} name={name:?}"));
         self.write_as(
             ctx,
             Some(&p),
-            "passkey.delete",
+            "passkey.rename",
             "auth/passkeys",
             detail,
             move |w| {
-                if !w.delete_passkey(&uid, &id)? {
+                if !w.rename_passkey(&uid, &id, &name)? {
                     return Err(Error::not_found(
                         "passkey.not_found",
                         "no such passkey of yours",
                     ));
                 }
-                Ok(())
+                w.passkeys(Some(&uid))?
+                    .iter()
+                    .find(|k| k.id == id)
+                    .map(info)
+                    .ok_or_else(|| Error::internal("renamed passkey vanished"))
+            },
+        )
+        .await
+    }
+
+    /// `POST /v1/users/{name}/passkeys/reset`: an administrator removes a
+    /// user's passkeys and recovery codes (a lost device) and ends the
+    /// user's sessions; the next registration issues new codes.
+    pub async fn reset_passkeys(&self, ctx: &Ctx, user: &str) -> Result<PasskeyReset> {
+        let resource = format!("users/{}", shown(user));
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
+        let name = username(user)?.as_str().to_owned();
+        let now = self.clock().now();
+        let who = user.to_owned();
+        self.write_as(
+            ctx,
+            Some(&p),
+            "user.passkeys_reset",
+            &resource,
+            Some("passkeys and recovery codes removed; sessions revoked".into()),
+            move |w| {
+                let u = w.user_by_name(&name)?.ok_or_else(|| user_not_found(&who))?;
+                let passkeys_removed = w.reset_passkeys(&u.id)?;
+                let sessions_revoked = w.revoke_sessions(Some(&u.id), now)?;
+                Ok(PasskeyReset {
+                    passkeys_removed,
+                    sessions_revoked,
+                })
             },
         )
         .await

@@ -115,7 +115,7 @@ impl Vault {
         self.unsealed()?;
         let name2 = name.clone();
         let res = self
-            .audited_write(ctx, Action::ProjectDelete, name.as_str(), move |w, _| {
+            .audited_write_as(ctx, Action::ProjectDelete, name.as_str(), true, move |w, _| {
                 let p = w.project(name2.as_str())?.ok_or_else(|| {
                     Error::not_found("project.not_found", format!("no project {name2}"))
                 })?;
@@ -691,10 +691,11 @@ impl Vault {
     ) -> Result<()> {
         self.unsealed()?;
         let (p2, e2, n2) = (p.clone(), e.clone(), n.clone());
-        self.audited_write(
+        self.audited_write_as(
             ctx,
             Action::SecretDelete,
             &format!("{p}/{e}/{n}"),
+            true,
             move |w, _| {
                 let (_, env) = locate(w, &p2, &e2)?;
                 let s = trashed_secret(w, &env, &n2)?;

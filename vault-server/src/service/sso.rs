@@ -30,6 +30,7 @@ use crate::service::identity::{new_id, new_secret, secret_hash, user_not_found, 
 use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
 use crate::store::identity::UserRow;
 use crate::store::sso::{CliCodeRow, FlowRow, IdentityRow};
+use vault_core::session::Factors;
 use vault_core::access::Scope;
 
 /// How long a started flow may be finished, seconds.
@@ -440,6 +441,16 @@ impl Vault {
                     .await);
             }
         };
+        // An IdP that says it checked a second factor (RFC 8176 `amr`, one
+        // of the provider's `mfa_amr` values) makes this an MFA login.
+        let factors = Factors {
+            mfa: verified.mfa_amr.as_ref().map(|a| format!("amr:{a}")),
+            passkey_at: None,
+        };
+        let detail = match &factors.mfa {
+            Some(m) => format!("{detail} mfa={m}"),
+            None => detail,
+        };
         match (flow.cli_port, flow.cli_challenge) {
             (Some(port), Some(challenge)) => {
                 // The CLI knows its challenge; a page that is not this flow
@@ -452,6 +463,9 @@ impl Vault {
                     provider: provider.to_owned(),
                     challenge,
                     expires_at: now.plus_secs(CLI_CODE_TTL_SECS),
+                    method: "oidc".into(),
+                    mfa: factors.mfa,
+                    passkey_at: None,
                 };
                 let entry = self.entry(
                     ctx,
@@ -475,25 +489,15 @@ impl Vault {
                 })
             }
             _ => {
-                let session = self.sso_session(ctx, &user, detail).await?;
+                let session = self
+                    .open_session_as(ctx, &user, "oidc", factors, detail, |_| Ok(()))
+                    .await?;
                 Ok(Finish::Browser {
                     session,
                     return_to: flow.return_to,
                 })
             }
         }
-    }
-
-    /// Opens an SSO session for `user` (audited as `auth.login`, method
-    /// `oidc`, with `detail`).
-    async fn sso_session(
-        &self,
-        ctx: &Ctx,
-        user: &UserRow,
-        detail: String,
-    ) -> Result<LoginResponse> {
-        self.open_session_as(ctx, user, "oidc", detail, |_| Ok(()))
-            .await
     }
 
     /// The user behind a verified identity: linked, or created when the
@@ -640,7 +644,9 @@ impl Vault {
     }
 
     /// `POST /v1/auth/oidc/token`: the CLI trades its one-time code and PKCE
-    /// verifier for a session (single use, within 60 seconds).
+    /// verifier for a session (single use, within 60 seconds). The code
+    /// comes from an SSO login, or from any browser sign-in handed to
+    /// `vault login --web` ([`Vault::cli_web_code`]).
     pub async fn sso_redeem_cli(
         &self,
         ctx: &Ctx,
@@ -689,12 +695,83 @@ impl Vault {
             .await?
             .filter(|u| u.disabled_at.is_none())
             .ok_or_else(invalid)?;
-        self.sso_session(
+        // The CLI's session proved what the browser's sign-in proved.
+        let mut detail = if row.method == "oidc" {
+            format!("method=oidc provider={} via=cli", row.provider)
+        } else {
+            format!("method={} via=cli_web", row.method)
+        };
+        if let Some(m) = &row.mfa {
+            detail.push_str(&format!(" mfa={m}"));
+        }
+        let factors = Factors {
+            mfa: row.mfa,
+            passkey_at: row.passkey_at,
+        };
+        self.open_session_as(ctx, &user, &row.method, factors, detail, |_| Ok(()))
+            .await
+    }
+
+    /// Hands the browser's sign-in to `vault login --web`: a one-time code
+    /// (60 s, bound to the CLI's PKCE challenge) for a new session that
+    /// proved what the browser's did (method, second factor, passkey time),
+    /// and the loopback URL that carries it (with the challenge as `state`).
+    /// The page asks before the browser goes there.
+    pub async fn cli_web_code(&self, ctx: &Ctx, cli: &CliReturn) -> Result<String> {
+        let p = self.authorize(ctx, Action::SelfService, "auth/cli").await?;
+        let Principal::User {
+            user_id,
+            username,
+            session_id,
+            ..
+        } = &p
+        else {
+            return Err(Error::new(
+                Kind::Forbidden,
+                "auth.not_a_session",
+                "only a signed-in browser can hand its sign-in to the CLI",
+            ));
+        };
+        if cli.port < 1024 || !vault_core::sso::is_pkce_challenge(&cli.challenge) {
+            return Err(Error::bad(
+                "auth.cli_request_invalid",
+                "cli_port must be 1024-65535 and cli_challenge a 43-character S256 challenge",
+            ));
+        }
+        let sid = session_id.clone();
+        let session = self
+            .store()
+            .read(move |r| r.session(&sid))
+            .await?
+            .ok_or_else(|| Error::internal("the calling session vanished"))?;
+        let code = new_secret()?;
+        let now = self.clock().now();
+        let row = CliCodeRow {
+            code_hash: secret_hash(&code),
+            user_id: user_id.clone(),
+            provider: "web".into(),
+            challenge: cli.challenge.clone(),
+            expires_at: now.plus_secs(CLI_CODE_TTL_SECS),
+            method: session.method,
+            mfa: session.mfa,
+            passkey_at: session.passkey_at,
+        };
+        self.write_as(
             ctx,
-            &user,
-            format!("method=oidc provider={} via=cli", row.provider),
+            Some(&p),
+            "auth.cli_code",
+            &format!("users/{username}"),
+            Some(format!(
+                "one-time code for vault login --web on port {}",
+                cli.port
+            )),
+            move |w| Ok(w.insert_cli_code(&row, now)?),
         )
-        .await
+        .await?;
+        Ok(cli_url(
+            cli.port,
+            &format!("code={code}&state={}", cli.challenge),
+        ))
     }
 
     // ---- links (administrators) -------------------------------------------
@@ -729,7 +806,7 @@ impl Vault {
     ) -> Result<SsoIdentity> {
         let resource = format!("users/{user}");
         username(user)?;
-        let p = self.authorize(ctx, Action::UsersManage, &resource).await?;
+        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
         let Some(provider) = self.sso().get(&req.provider) else {
             let err = Error::bad(
                 "sso.unknown_provider",
@@ -805,7 +882,7 @@ impl Vault {
     pub async fn unlink_identity(&self, ctx: &Ctx, user: &str, id: &str) -> Result<()> {
         let resource = format!("users/{user}");
         username(user)?;
-        let p = self.authorize(ctx, Action::UsersManage, &resource).await?;
+        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
         let (name, id, now) = (user.to_owned(), id.to_owned(), self.clock().now());
         let detail = Some(format!("identity={id}; sessions revoked"));
         let caller = p.clone();

@@ -232,7 +232,10 @@ async fn ended_sessions_are_pruned_and_live_ones_kept() {
             )
             .await
             .unwrap();
-        r.token
+        match r {
+            vault_core::api::LoginAnswer::Session(s) => s.token,
+            vault_core::api::LoginAnswer::SecondFactor(_) => panic!("ana has no passkey"),
+        }
     };
     let old = login().await;
     let revoked = login().await;

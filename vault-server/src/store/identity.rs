@@ -43,6 +43,8 @@ pub struct RoleRow {
     pub absolute_secs: Option<i64>,
     /// Session idle timeout for holders.
     pub idle_secs: Option<i64>,
+    /// Bindings apply only to sessions with a second factor.
+    pub require_mfa: bool,
     /// Creation.
     pub created_at: Timestamp,
 }
@@ -85,8 +87,13 @@ pub struct SessionRow {
     pub revoked_at: Option<Timestamp>,
     /// Source address at login.
     pub source: String,
-    /// How identity was proven (`password`).
+    /// How identity was proven (`password`, `passkey`, `oidc`, ...).
     pub method: String,
+    /// The second factor the login included (`passkey`, `recovery_code`,
+    /// `amr:<value>`), if any.
+    pub mfa: Option<String>,
+    /// The last passkey proof in this session (login or step-up).
+    pub passkey_at: Option<Timestamp>,
 }
 
 // Hand-written so the stored hash never reaches a log or a panic message.
@@ -201,6 +208,8 @@ pub trait IdentityWriter {
     fn delete_user(&mut self, id: &str) -> Result<(), StoreError>;
     /// Creates a custom role.
     fn insert_role(&mut self, row: &RoleRow) -> Result<(), StoreError>;
+    /// Sets whether a custom role needs a second factor; whether it exists.
+    fn set_role_require_mfa(&mut self, name: &str, require: bool) -> Result<bool, StoreError>;
     /// Deletes a custom role and its bindings; returns the affected user ids.
     fn delete_role(&mut self, name: &str) -> Result<Vec<String>, StoreError>;
     /// Creates a binding.
@@ -211,6 +220,8 @@ pub trait IdentityWriter {
     fn delete_bindings_of(&mut self, user_id: &str) -> Result<u64, StoreError>;
     /// Stores a session.
     fn insert_session(&mut self, row: &SessionRow) -> Result<(), StoreError>;
+    /// Records a passkey proof (step-up) in a live session; whether it was.
+    fn set_session_passkey_at(&mut self, id: &str, at: Timestamp) -> Result<bool, StoreError>;
     /// Records authenticated use.
     fn touch_session(&mut self, id: &str, now: Timestamp) -> Result<(), StoreError>;
     /// Deletes sessions created before `created_before` (past any possible

@@ -43,12 +43,15 @@ impl std::fmt::Debug for PasskeyRow {
 pub struct CeremonyRow {
     /// SHA-256 of the ceremony id handed out.
     pub id_hash: Vec<u8>,
-    /// `register` or `login`.
+    /// `register`, `login` (discoverable), `mfa` (second factor after the
+    /// password of `user_id`) or `step_up` (of `session_id`).
     pub kind: String,
     /// Registration: whose.
     pub user_id: Option<String>,
     /// Registration: the new passkey's name.
     pub name: Option<String>,
+    /// Step-up: the session the passkey check refreshes.
+    pub session_id: Option<String>,
     /// webauthn-rs state, JSON (never leaves the server).
     pub state: String,
     /// Expiry (5 minutes).
@@ -62,6 +65,8 @@ pub trait PasskeyReader {
     /// The passkey with this credential id.
     fn passkey_by_credential(&self, credential_id: &[u8])
     -> Result<Option<PasskeyRow>, StoreError>;
+    /// How many unused recovery codes a user has.
+    fn recovery_codes_left(&self, user_id: &str) -> Result<u64, StoreError>;
 }
 
 /// Passkey changes (inside the writer's transaction).
@@ -80,6 +85,24 @@ pub trait PasskeyWriter {
     ) -> Result<bool, StoreError>;
     /// Deletes one of a user's passkeys; whether it existed.
     fn delete_passkey(&mut self, user_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Renames one of a user's passkeys; whether it existed.
+    fn rename_passkey(&mut self, user_id: &str, id: &str, name: &str) -> Result<bool, StoreError>;
+    /// Deletes all of a user's passkeys and recovery codes; how many passkeys.
+    fn reset_passkeys(&mut self, user_id: &str) -> Result<u64, StoreError>;
+    /// Stores new recovery codes (their hashes) for a user, replacing any.
+    fn replace_recovery_codes(
+        &mut self,
+        user_id: &str,
+        hashes: &[Vec<u8>],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Marks a user's unused recovery code used; whether it was one.
+    fn use_recovery_code(
+        &mut self,
+        user_id: &str,
+        hash: &[u8],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Stores a ceremony; expired ones are dropped on the way.
     fn insert_ceremony(&mut self, row: &CeremonyRow, now: Timestamp) -> Result<(), StoreError>;
     /// Removes and returns a ceremony (single use).

@@ -59,6 +59,13 @@ pub struct CliCodeRow {
     pub challenge: String,
     /// Expiry (60 seconds).
     pub expires_at: Timestamp,
+    /// How the browser signed in (`oidc`; `password`, `passkey`, ... for
+    /// `vault login --web`): the CLI's session says the same.
+    pub method: String,
+    /// The second factor of that sign-in, if any.
+    pub mfa: Option<String>,
+    /// Its passkey proof, if any.
+    pub passkey_at: Option<Timestamp>,
 }
 
 /// A user's identity at an IdP: (issuer, subject) is the key.

@@ -13,7 +13,7 @@ use vault_core::clock::{ManualClock, Timestamp};
 use vault_core::crypto::password::PasswordParams;
 use vault_core::crypto::token::{TokenId, TokenSecret};
 use vault_core::crypto::verify_token_hash;
-use vault_core::session::{SessionPolicy, ThrottlePolicy};
+use vault_core::session::{Factors, SessionPolicy, ThrottlePolicy};
 
 use super::cidr::Cidr;
 use crate::config::IdentityConfig;
@@ -36,6 +36,10 @@ pub struct IdentitySettings {
     pub password_params: PasswordParams,
     /// Emergency grant default and maximum, seconds.
     pub emergency_secs: (i64, i64),
+    /// The built-in `admin` role requires a second factor.
+    pub admin_requires_mfa: bool,
+    /// How long a passkey proof covers dangerous actions, seconds.
+    pub step_up_secs: i64,
     /// The dev-mode test clock, when enabled.
     pub test_clock: Option<ManualClock>,
 }
@@ -58,6 +62,8 @@ impl IdentitySettings {
                 PasswordParams::default()
             },
             emergency_secs: (c.emergency_default_secs, c.emergency_max_secs),
+            admin_requires_mfa: c.admin_requires_mfa,
+            step_up_secs: c.step_up_secs,
             test_clock,
         }
     }
@@ -137,6 +143,16 @@ pub fn find_role(name: &str, custom: &[RoleRow]) -> Option<Role> {
     })
 }
 
+/// Whether bindings to role `name` apply only to sessions with a second
+/// factor: a custom role's `require_mfa`, or the built-in `admin` when
+/// `identity.admin_requires_mfa` is set.
+pub fn role_requires_mfa(name: &str, custom: &[RoleRow], s: &IdentitySettings) -> bool {
+    if name == "admin" {
+        return s.admin_requires_mfa;
+    }
+    custom.iter().any(|r| r.name == name && r.require_mfa)
+}
+
 /// Grants and the session policy of a user's bindings. Bindings naming a
 /// role or scope that no longer parses grant nothing.
 pub fn resolve(
@@ -192,7 +208,21 @@ pub fn check_credential(
         if user.disabled_at.is_some() {
             return Err(invalid());
         }
-        let (mut grants, policy) = resolve(&r.bindings(Some(&user.id))?, &r.roles()?, s);
+        let roles = r.roles()?;
+        let (all, policy) = resolve(&r.bindings(Some(&user.id))?, &roles, s);
+        let factors = Factors {
+            mfa: sess.mfa.clone(),
+            passkey_at: sess.passkey_at,
+        };
+        // A role that requires a second factor is simply not held by a
+        // session whose login had none.
+        let (mut grants, withheld): (Vec<Grant>, Vec<Grant>) = if factors.is_mfa() {
+            (all, Vec::new())
+        } else {
+            all.into_iter()
+                .partition(|g| !role_requires_mfa(&g.role.name, &roles, s))
+        };
+        let has_passkey = !r.passkeys(Some(&user.id))?.is_empty();
         if policy
             .check(sess.created_at, sess.last_used_at, now)
             .is_err()
@@ -228,6 +258,9 @@ pub fn check_credential(
                 last_used_at: sess.last_used_at,
                 grants,
                 emergency_until,
+                factors,
+                has_passkey,
+                withheld,
             },
             Some(valid_until),
         ));

@@ -8,7 +8,7 @@ impl Vault {
     /// every secret) with a reason, recorded as a critical audit event.
     pub async fn open_emergency(&self, ctx: &Ctx, req: OpenEmergency) -> Result<EmergencyGrant> {
         let p = self
-            .authorize(ctx, Action::EmergencyOpen, "emergency")
+            .authorize_sensitive(ctx, Action::EmergencyOpen, "emergency")
             .await?;
         let reason = req.reason.trim().to_owned();
         if reason.chars().count() < 10

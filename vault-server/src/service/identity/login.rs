@@ -3,6 +3,8 @@
 //! users cost a dummy hash, so timing does not tell who exists.
 
 use super::*;
+use vault_core::api::LoginAnswer;
+use vault_core::session::Factors;
 
 impl Vault {
     pub(super) async fn hash_new_password(&self, pw: SecretText) -> Result<String> {
@@ -63,7 +65,11 @@ impl Vault {
     /// unknown user, a wrong password and a disabled account. Each attempt
     /// is reserved on the account's and the address's throttle before the
     /// password is hashed; a password over 1,024 bytes is refused unhashed.
-    pub async fn login(&self, ctx: &Ctx, req: LoginRequest) -> Result<LoginResponse> {
+    ///
+    /// A user who has a passkey gets a second-factor challenge instead of a
+    /// session (the password attempt is settled; the passkey's is reserved
+    /// again when it is answered).
+    pub async fn login(&self, ctx: &Ctx, req: LoginRequest) -> Result<LoginAnswer> {
         self.unsealed()?;
         let name = Username::parse(&req.username).ok();
         let shown = name
@@ -158,24 +164,38 @@ impl Vault {
         };
         let (_, policy) = grants_policy.unwrap_or_else(|| (Vec::new(), settings.session));
         let uid = u.id.clone();
-        self.open_session(ctx, &u, "password", policy, entry, move |w| {
+        let settle = move |w: &mut dyn Writer| -> Result<()> {
             if let Some(h) = &new_hash {
                 w.set_password_hash(&uid, h)?;
             }
             Vault::settle_success(w, &reservation, &acct_key)
-        })
-        .await
+        };
+        if let Some(challenge) = self.second_factor_challenge(&u).await? {
+            entry.action = "auth.mfa_challenge".into();
+            entry.outcome = Outcome::Success;
+            entry.detail = Some("method=password; the account's passkey is required".into());
+            ctx.audited.store(true, Ordering::Relaxed);
+            self.store()
+                .write(Some(entry), move |w| settle(w))
+                .await??;
+            self.metrics().audit_records.inc();
+            return Ok(challenge);
+        }
+        self.open_session(ctx, &u, "password", Factors::default(), policy, entry, settle)
+            .await
+            .map(LoginAnswer::Session)
     }
 
     /// Opens a session for `user`, who proved who they are by `method`
-    /// (`oidc`, `passkey`): the session limits of the roles they hold now,
-    /// and the `auth.login` record with `detail`; `also` runs in the same
-    /// transaction.
+    /// (`oidc`, `passkey`, `password` with a second factor) and `factors`:
+    /// the session limits of the roles they hold now, and the `auth.login`
+    /// record with `detail`; `also` runs in the same transaction.
     pub(crate) async fn open_session_as<F>(
         &self,
         ctx: &Ctx,
         user: &UserRow,
-        method: &'static str,
+        method: &str,
+        factors: Factors,
         detail: String,
         also: F,
     ) -> Result<LoginResponse>
@@ -197,7 +217,7 @@ impl Vault {
             Some(detail),
         );
         entry.actor = format!("user:{}", user.username);
-        self.open_session(ctx, user, method, policy, entry, also)
+        self.open_session(ctx, user, method, factors, policy, entry, also)
             .await
     }
 
@@ -209,7 +229,8 @@ impl Vault {
         &self,
         ctx: &Ctx,
         user: &UserRow,
-        method: &'static str,
+        method: &str,
+        factors: Factors,
         policy: vault_core::session::SessionPolicy,
         mut entry: vault_core::audit::AuditEntry,
         also: F,
@@ -230,6 +251,8 @@ impl Vault {
             revoked_at: None,
             source: ctx.source.clone(),
             method: method.into(),
+            mfa: factors.mfa,
+            passkey_at: factors.passkey_at,
         };
         entry.outcome = Outcome::Success;
         entry.token_id = Some(row.id.clone());
@@ -323,6 +346,8 @@ impl Vault {
                         scope: "*/*".into(),
                     }],
                     emergency_until: None,
+                    second_factor: None,
+                    withheld: Vec::new(),
                 },
                 Principal::User {
                     user_id,
@@ -330,6 +355,8 @@ impl Vault {
                     session_id,
                     grants: g,
                     emergency_until,
+                    factors,
+                    withheld,
                     ..
                 } => {
                     let sid = session_id.clone();
@@ -345,6 +372,20 @@ impl Vault {
                         login_method: method,
                         grants: grants(&g),
                         emergency_until,
+                        second_factor: factors.mfa,
+                        withheld: withheld
+                            .iter()
+                            .map(|g| WithheldGrant {
+                                role: g.role.name.clone(),
+                                scope: g.scope.to_string(),
+                                reason: format!(
+                                    "role {} requires a second factor and this session's login \
+                                     had none: sign in with a passkey (vault login --web), or \
+                                     through SSO with MFA",
+                                    g.role.name
+                                ),
+                            })
+                            .collect(),
                     }
                 }
                 Principal::Service {
@@ -360,6 +401,8 @@ impl Vault {
                     login_method: None,
                     grants: grants(&g),
                     emergency_until: None,
+                    second_factor: None,
+                    withheld: Vec::new(),
                 },
             })
         })

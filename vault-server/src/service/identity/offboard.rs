@@ -9,7 +9,7 @@ impl Vault {
     /// tokens) read in the period, from the audit trail.
     pub async fn offboard(&self, ctx: &Ctx, name: &str, req: Offboard) -> Result<OffboardReport> {
         let p = self
-            .authorize(ctx, Action::UsersManage, &format!("users/{}", shown(name)))
+            .authorize_sensitive(ctx, Action::UsersManage, &format!("users/{}", shown(name)))
             .await?;
         let name = username(name)?;
         let resource = format!("users/{name}");

@@ -19,6 +19,7 @@ impl Vault {
                             .iter()
                             .map(|p| p.as_str().to_owned())
                             .collect(),
+                        require_mfa: r.name == "admin" && s.admin_requires_mfa,
                         name: r.name,
                         builtin: true,
                         session_absolute_secs: over.0,
@@ -26,13 +27,7 @@ impl Vault {
                     }
                 })
                 .collect();
-            roles.extend(custom.into_iter().map(|r| RoleInfo {
-                name: r.name,
-                permissions: r.permissions,
-                builtin: false,
-                session_absolute_secs: r.absolute_secs,
-                session_idle_secs: r.idle_secs,
-            }));
+            roles.extend(custom.into_iter().map(role_info));
             Ok(RoleList { roles })
         })
         .await
@@ -41,7 +36,7 @@ impl Vault {
     /// `POST /v1/roles`: a custom role.
     pub async fn create_role(&self, ctx: &Ctx, req: CreateRole) -> Result<RoleInfo> {
         let resource = format!("roles/{}", shown(&req.name));
-        let p = self.authorize(ctx, Action::UsersManage, &resource).await?;
+        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
         custom_role_name(&req.name)?;
         let perms = parse_permissions(&req.permissions)?;
         if perms.is_empty() {
@@ -79,9 +74,14 @@ impl Vault {
             permissions: names,
             absolute_secs: req.session_absolute_secs,
             idle_secs: req.session_idle_secs,
+            require_mfa: req.require_mfa,
             created_at: self.clock().now(),
         };
-        let detail = Some(format!("permissions={}", row.permissions.join(",")));
+        let detail = Some(format!(
+            "permissions={} require_mfa={}",
+            row.permissions.join(","),
+            row.require_mfa
+        ));
         self.write_as(ctx, Some(&p), "role.create", &resource, detail, move |w| {
             if w.roles()?.iter().any(|r| r.name == row.name) {
                 return Err(Error::conflict(
@@ -90,13 +90,43 @@ impl Vault {
                 ));
             }
             w.insert_role(&row)?;
-            Ok(RoleInfo {
-                name: row.name,
-                permissions: row.permissions,
-                builtin: false,
-                session_absolute_secs: row.absolute_secs,
-                session_idle_secs: row.idle_secs,
-            })
+            Ok(role_info(row))
+        })
+        .await
+    }
+
+    /// `PATCH /v1/roles/{role}`: whether a custom role requires a second
+    /// factor (the built-in `admin` follows `identity.admin_requires_mfa`).
+    pub async fn update_role(&self, ctx: &Ctx, name: &str, req: UpdateRole) -> Result<RoleInfo> {
+        let resource = format!("roles/{}", shown(name));
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
+        if Role::builtin(name).is_some() {
+            return Err(Error::conflict(
+                "role.builtin",
+                format!(
+                    "{name} is built in and cannot be changed{}",
+                    if name == "admin" {
+                        "; set identity.admin_requires_mfa in the server configuration"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        custom_role_name(name)?;
+        let n = name.to_owned();
+        let detail = Some(format!("require_mfa={}", req.require_mfa));
+        self.write_as(ctx, Some(&p), "role.update", &resource, detail, move |w| {
+            if !w.set_role_require_mfa(&n, req.require_mfa)? {
+                return Err(Error::not_found("role.not_found", format!("no role {n}")));
+            }
+            w.roles()?
+                .into_iter()
+                .find(|r| r.name == n)
+                .map(role_info)
+                .ok_or_else(|| Error::internal("updated role vanished"))
         })
         .await
     }
@@ -105,7 +135,7 @@ impl Vault {
     /// of everyone who held it.
     pub async fn delete_role(&self, ctx: &Ctx, name: &str) -> Result<()> {
         let resource = format!("roles/{}", shown(name));
-        let p = self.authorize(ctx, Action::UsersManage, &resource).await?;
+        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
         custom_role_name(name)?;
         let (n, now) = (name.to_owned(), self.clock().now());
         self.write_as(ctx, Some(&p), "role.delete", &resource, None, move |w| {
@@ -118,5 +148,16 @@ impl Vault {
             Ok(())
         })
         .await
+    }
+}
+
+fn role_info(r: RoleRow) -> RoleInfo {
+    RoleInfo {
+        name: r.name,
+        permissions: r.permissions,
+        builtin: false,
+        session_absolute_secs: r.absolute_secs,
+        session_idle_secs: r.idle_secs,
+        require_mfa: r.require_mfa,
     }
 }

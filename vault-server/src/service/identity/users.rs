@@ -6,7 +6,7 @@ impl Vault {
     /// `POST /v1/users`.
     pub async fn create_user(&self, ctx: &Ctx, req: CreateUser) -> Result<User> {
         let p = self
-            .authorize(
+            .authorize_sensitive(
                 ctx,
                 Action::UsersManage,
                 &format!("users/{}", shown(&req.username)),
@@ -57,7 +57,7 @@ impl Vault {
     /// session at once.
     pub async fn set_user_enabled(&self, ctx: &Ctx, name: &str, enabled: bool) -> Result<User> {
         let p = self
-            .authorize(ctx, Action::UsersManage, &format!("users/{}", shown(name)))
+            .authorize_sensitive(ctx, Action::UsersManage, &format!("users/{}", shown(name)))
             .await?;
         let name = username(name)?;
         let now = self.clock().now();
@@ -92,7 +92,7 @@ impl Vault {
     /// they created are revoked.
     pub async fn delete_user(&self, ctx: &Ctx, name: &str) -> Result<()> {
         let p = self
-            .authorize(ctx, Action::UsersManage, &format!("users/{}", shown(name)))
+            .authorize_sensitive(ctx, Action::UsersManage, &format!("users/{}", shown(name)))
             .await?;
         let name = username(name)?;
         let now = self.clock().now();

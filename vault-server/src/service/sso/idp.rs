@@ -65,6 +65,8 @@ pub struct ProviderSettings {
     pub group_roles: Vec<GroupRole>,
     /// Extra CA certificates (PEM) to trust for this IdP.
     pub ca_pem: Option<Vec<u8>>,
+    /// `amr` values that count as a second factor.
+    pub mfa_amr: Vec<String>,
 }
 
 impl ProviderSettings {
@@ -103,6 +105,7 @@ impl ProviderSettings {
                 })?),
                 None => None,
             },
+            mfa_amr: p.mfa_amr.clone(),
         })
     }
 }
@@ -120,6 +123,9 @@ pub struct Verified {
     pub groups: Vec<String>,
     /// Whether the ID token carried the groups claim at all.
     pub groups_in_id_token: bool,
+    /// The `amr` value (RFC 8176) that showed a second factor, when one of
+    /// the provider's `mfa_amr` values is in the ID token.
+    pub mfa_amr: Option<String>,
 }
 
 /// An authorization request to send the browser to.
@@ -427,6 +433,12 @@ impl Provider {
             preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
             groups: groups_from_claim(extra.get(&self.settings.groups_claim)),
             groups_in_id_token: extra.contains_key(&self.settings.groups_claim),
+            mfa_amr: claims.auth_method_refs().and_then(|amr| {
+                amr.iter()
+                    .map(|a| a.as_str())
+                    .find(|a| self.settings.mfa_amr.iter().any(|m| m == a))
+                    .map(str::to_owned)
+            }),
         })
     }
 

@@ -37,7 +37,7 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
 }
 
 const SESSION_COLS: &str = "s.id, s.hash, s.user_id, u.username, s.created_at, s.last_used_at, \
-     s.revoked_at, s.source, s.method";
+     s.revoked_at, s.source, s.method, s.mfa, s.passkey_at";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
@@ -50,6 +50,8 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
         revoked_at: r.get::<_, Option<i64>>(6)?.map(ts),
         source: r.get(7)?,
         method: r.get(8)?,
+        mfa: r.get(9)?,
+        passkey_at: r.get::<_, Option<i64>>(10)?.map(ts),
     })
 }
 
@@ -133,7 +135,8 @@ impl IdentityReader for Sql<'_> {
 
     fn roles(&self) -> Result<Vec<RoleRow>, StoreError> {
         let mut st = self.0.prepare_cached(
-            "SELECT name, permissions, absolute_secs, idle_secs, created_at FROM roles ORDER BY name",
+            "SELECT name, permissions, absolute_secs, idle_secs, created_at, require_mfa FROM roles
+             ORDER BY name",
         )?;
         let rows = st
             .query_map([], |r| {
@@ -143,6 +146,7 @@ impl IdentityReader for Sql<'_> {
                     absolute_secs: r.get(2)?,
                     idle_secs: r.get(3)?,
                     created_at: ts(r.get(4)?),
+                    require_mfa: r.get(5)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -285,17 +289,26 @@ impl IdentityWriter for Sql<'_> {
 
     fn insert_role(&mut self, r: &RoleRow) -> Result<(), StoreError> {
         self.0.execute(
-            "INSERT INTO roles (name, permissions, absolute_secs, idle_secs, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO roles (name, permissions, absolute_secs, idle_secs, created_at, require_mfa)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 r.name,
                 json(&r.permissions),
                 r.absolute_secs,
                 r.idle_secs,
-                r.created_at.as_millis()
+                r.created_at.as_millis(),
+                r.require_mfa
             ],
         )?;
         Ok(())
+    }
+
+    fn set_role_require_mfa(&mut self, name: &str, require: bool) -> Result<bool, StoreError> {
+        let n = self.0.execute(
+            "UPDATE roles SET require_mfa = ?2 WHERE name = ?1",
+            params![name, require],
+        )?;
+        Ok(n == 1)
     }
 
     fn delete_role(&mut self, name: &str) -> Result<Vec<String>, StoreError> {
@@ -349,8 +362,9 @@ impl IdentityWriter for Sql<'_> {
 
     fn insert_session(&mut self, s: &SessionRow) -> Result<(), StoreError> {
         self.0.execute(
-            "INSERT INTO sessions (id, hash, user_id, created_at, last_used_at, revoked_at, source, method)
-             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7)",
+            "INSERT INTO sessions (id, hash, user_id, created_at, last_used_at, revoked_at, source,
+                 method, mfa, passkey_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9)",
             params![
                 s.id,
                 s.hash,
@@ -358,10 +372,20 @@ impl IdentityWriter for Sql<'_> {
                 s.created_at.as_millis(),
                 s.last_used_at.as_millis(),
                 s.source,
-                s.method
+                s.method,
+                s.mfa,
+                s.passkey_at.map(Timestamp::as_millis)
             ],
         )?;
         Ok(())
+    }
+
+    fn set_session_passkey_at(&mut self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let n = self.0.execute(
+            "UPDATE sessions SET passkey_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, at.as_millis()],
+        )?;
+        Ok(n == 1)
     }
 
     fn touch_session(&mut self, id: &str, now: Timestamp) -> Result<(), StoreError> {

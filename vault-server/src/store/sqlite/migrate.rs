@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "passkeys",
         include_str!("../../../../migrations/sqlite/0007_passkeys.sql"),
     ),
+    (
+        8,
+        "mfa",
+        include_str!("../../../../migrations/sqlite/0008_mfa.sql"),
+    ),
 ];
 
 /// Applies missing migrations, each in its own transaction.

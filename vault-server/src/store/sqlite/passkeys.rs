@@ -34,6 +34,15 @@ impl PasskeyReader for Sql<'_> {
         Ok(rows)
     }
 
+    fn recovery_codes_left(&self, user_id: &str) -> Result<u64, StoreError> {
+        let n: i64 = self.0.query_row(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
+            [user_id],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     fn passkey_by_credential(
         &self,
         credential_id: &[u8],
@@ -53,6 +62,55 @@ impl PasskeyReader for Sql<'_> {
 }
 
 impl PasskeyWriter for Sql<'_> {
+    fn rename_passkey(&mut self, user_id: &str, id: &str, name: &str) -> Result<bool, StoreError> {
+        let n = self.0.execute(
+            "UPDATE passkeys SET name = ?3 WHERE id = ?1 AND user_id = ?2",
+            [id, user_id, name],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn reset_passkeys(&mut self, user_id: &str) -> Result<u64, StoreError> {
+        let n = self
+            .0
+            .execute("DELETE FROM passkeys WHERE user_id = ?1", [user_id])?;
+        self.0
+            .execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
+        Ok(n as u64)
+    }
+
+    fn replace_recovery_codes(
+        &mut self,
+        user_id: &str,
+        hashes: &[Vec<u8>],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0
+            .execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
+        for h in hashes {
+            self.0.execute(
+                "INSERT INTO recovery_codes (hash, user_id, created_at, used_at)
+                 VALUES (?1, ?2, ?3, NULL)",
+                params![h, user_id, now.as_millis()],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn use_recovery_code(
+        &mut self,
+        user_id: &str,
+        hash: &[u8],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = self.0.execute(
+            "UPDATE recovery_codes SET used_at = ?3
+             WHERE hash = ?1 AND user_id = ?2 AND used_at IS NULL",
+            params![hash, user_id, now.as_millis()],
+        )?;
+        Ok(n == 1)
+    }
+
     fn insert_passkey(&mut self, p: &PasskeyRow) -> Result<bool, StoreError> {
         let n = self.0.execute(
             "INSERT INTO passkeys (id, user_id, name, credential_id, passkey, counter, created_at,
@@ -101,15 +159,17 @@ impl PasskeyWriter for Sql<'_> {
             [now.as_millis()],
         )?;
         self.0.execute(
-            "INSERT INTO webauthn_ceremonies (id, kind, user_id, name, state, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO webauthn_ceremonies (id, kind, user_id, name, state, expires_at,
+                 session_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 c.id_hash,
                 c.kind,
                 c.user_id,
                 c.name,
                 c.state,
-                c.expires_at.as_millis()
+                c.expires_at.as_millis(),
+                c.session_id
             ],
         )?;
         Ok(())
@@ -120,7 +180,7 @@ impl PasskeyWriter for Sql<'_> {
             .0
             .query_row(
                 "DELETE FROM webauthn_ceremonies WHERE id = ?1
-                 RETURNING id, kind, user_id, name, state, expires_at",
+                 RETURNING id, kind, user_id, name, state, expires_at, session_id",
                 [id_hash],
                 |r| {
                     Ok(CeremonyRow {
@@ -130,6 +190,7 @@ impl PasskeyWriter for Sql<'_> {
                         name: r.get(3)?,
                         state: r.get(4)?,
                         expires_at: Timestamp::from_millis(r.get(5)?),
+                        session_id: r.get(6)?,
                     })
                 },
             )

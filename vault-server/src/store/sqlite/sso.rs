@@ -133,14 +133,18 @@ impl SsoWriter for Sql<'_> {
             [now.as_millis()],
         )?;
         self.0.execute(
-            "INSERT INTO oidc_cli_codes (code_hash, user_id, provider, challenge, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO oidc_cli_codes (code_hash, user_id, provider, challenge, expires_at,
+                 method, mfa, passkey_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 c.code_hash,
                 c.user_id,
                 c.provider,
                 c.challenge,
-                c.expires_at.as_millis()
+                c.expires_at.as_millis(),
+                c.method,
+                c.mfa,
+                c.passkey_at.map(Timestamp::as_millis)
             ],
         )?;
         Ok(())
@@ -151,7 +155,8 @@ impl SsoWriter for Sql<'_> {
             .0
             .query_row(
                 "DELETE FROM oidc_cli_codes WHERE code_hash = ?1
-                 RETURNING code_hash, user_id, provider, challenge, expires_at",
+                 RETURNING code_hash, user_id, provider, challenge, expires_at, method, mfa,
+                     passkey_at",
                 [code_hash],
                 |r| {
                     Ok(CliCodeRow {
@@ -160,6 +165,9 @@ impl SsoWriter for Sql<'_> {
                         provider: r.get(2)?,
                         challenge: r.get(3)?,
                         expires_at: ts(r.get(4)?),
+                        method: r.get(5)?,
+                        mfa: r.get(6)?,
+                        passkey_at: r.get::<_, Option<i64>>(7)?.map(ts),
                     })
                 },
             )
