@@ -405,6 +405,24 @@ impl Client {
         Self::finish(self.auth(self.agent.post(self.url(path))).send_empty())
     }
 
+    /// `method` (GET, DELETE, PUT, POST, PATCH) on `path`, with `body` when
+    /// the method takes one.
+    pub fn request(&self, method: &str, path: &str, body: Value) -> Resp {
+        match method {
+            "GET" => self.get(path),
+            "DELETE" => self.delete(path),
+            "PUT" => self.put(path, body),
+            "POST" => self.post(path, body),
+            "PATCH" => self.patch(path, body),
+            m => panic!("method {m}"),
+        }
+    }
+
+    /// PATCH with a JSON body.
+    pub fn patch(&self, path: &str, body: Value) -> Resp {
+        Self::finish(self.auth(self.agent.patch(self.url(path))).send_json(body))
+    }
+
     /// PUT with a JSON body.
     pub fn put(&self, path: &str, body: Value) -> Resp {
         Self::finish(self.auth(self.agent.put(self.url(path))).send_json(body))

@@ -28,6 +28,7 @@ mod integration {
     mod identity_tokens;
     mod lifecycle;
     mod passkeys;
+    mod passkeys_mfa;
     mod read_cache;
     mod rewrap;
     mod root_tokens;

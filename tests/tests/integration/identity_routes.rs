@@ -48,13 +48,7 @@ fn case(
 }
 
 fn call(c: &Client, method: &str, path: &str, body: &Value) -> Resp {
-    match method {
-        "GET" => c.get(path),
-        "DELETE" => c.delete(path),
-        "PUT" => c.put(path, body.clone()),
-        "POST" => c.post(path, body.clone()),
-        m => panic!("method {m}"),
-    }
+    c.request(method, path, body.clone())
 }
 
 #[test]
@@ -390,6 +384,38 @@ fn every_route_has_a_declared_action_an_allow_and_a_deny_case() {
         ),
         case(
             "POST",
+            "/v1/auth/mfa/recovery",
+            "/v1/auth/mfa/recovery",
+            json!({ "ceremony_id": "nope", "recovery_code": "AAAA-AAAA-AAAA-AAAA" }),
+            Nobody,
+            None,
+        ),
+        case(
+            "POST",
+            "/v1/auth/passkeys/step-up/start",
+            "/v1/auth/passkeys/step-up/start",
+            e.clone(),
+            Carol,
+            Some(Anon),
+        ),
+        case(
+            "POST",
+            "/v1/auth/passkeys/step-up/finish",
+            "/v1/auth/passkeys/step-up/finish",
+            json!({ "ceremony_id": "nope", "credential": {} }),
+            Carol,
+            Some(Anon),
+        ),
+        case(
+            "PATCH",
+            "/v1/auth/passkeys/{id}",
+            "/v1/auth/passkeys/pk_nope",
+            json!({ "name": "phone" }),
+            Carol,
+            Some(Anon),
+        ),
+        case(
+            "POST",
             "/v1/auth/passkeys/register/start",
             "/v1/auth/passkeys/register/start",
             json!({ "name": "laptop" }),
@@ -492,6 +518,14 @@ fn every_route_has_a_declared_action_an_allow_and_a_deny_case() {
             json!({ "code": "nope", "code_verifier": "a".repeat(64) }),
             Anon,
             None,
+        ),
+        case(
+            "POST",
+            "/v1/users/{name}/passkeys/reset",
+            "/v1/users/victim2/passkeys/reset",
+            e.clone(),
+            Carol,
+            Some(Nobody),
         ),
         case(
             "GET",
@@ -602,6 +636,14 @@ fn every_route_has_a_declared_action_an_allow_and_a_deny_case() {
             "/v1/roles",
             "/v1/roles",
             json!({ "name": "auditor", "permissions": ["audit.read"] }),
+            Carol,
+            Some(Nobody),
+        ),
+        case(
+            "PATCH",
+            "/v1/roles/{name}",
+            "/v1/roles/auditor",
+            json!({ "require_mfa": false }),
             Carol,
             Some(Nobody),
         ),

@@ -164,13 +164,22 @@ impl Vault {
         };
         let (_, policy) = grants_policy.unwrap_or_else(|| (Vec::new(), settings.session));
         let uid = u.id.clone();
+        let mfa = self.second_factor_challenge(&u).await?;
+        // With a second factor still to come, the account's failures stay
+        // (only this attempt is refunded): a password must not wipe the
+        // count of failed passkey answers and recovery codes.
+        let clear = if mfa.is_some() {
+            String::new()
+        } else {
+            acct_key
+        };
         let settle = move |w: &mut dyn Writer| -> Result<()> {
             if let Some(h) = &new_hash {
                 w.set_password_hash(&uid, h)?;
             }
-            Vault::settle_success(w, &reservation, &acct_key)
+            Vault::settle_success(w, &reservation, &clear)
         };
-        if let Some(challenge) = self.second_factor_challenge(&u).await? {
+        if let Some(challenge) = mfa {
             entry.action = "auth.mfa_challenge".into();
             entry.outcome = Outcome::Success;
             entry.detail = Some("method=password; the account's passkey is required".into());

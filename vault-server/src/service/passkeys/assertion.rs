@@ -199,8 +199,22 @@ impl Vault {
                 return Err(self.refuse_proof(ctx, action, Some(&who), detail, err).await);
             }
         };
-        passkey.update_credential(&result);
+        // webauthn-rs compares the counter with the one in the ceremony's
+        // state; the stored one may have moved on since (another sign-in),
+        // so compare with it too. A counter that is always 0 is normal.
         let counter = i64::from(result.counter());
+        if (counter != 0 || row.counter != 0) && counter <= row.counter {
+            let err = refused(
+                "passkey.refused",
+                "the passkey's answer was refused (possible_cloned_authenticator)",
+            );
+            let detail = format!(
+                "{method} passkey={} reason=possible_cloned_authenticator",
+                row.id
+            );
+            return Err(self.refuse_proof(ctx, action, Some(&who), detail, err).await);
+        }
+        passkey.update_credential(&result);
         let json = serde_json::to_string(&passkey)
             .map_err(|e| Error::internal(format!("passkey: {e}")))?;
         let uid = row.user_id.clone();
