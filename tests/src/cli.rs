@@ -33,6 +33,55 @@ pub fn vault_env(c: &mut Command, server: &Server) {
         .stdin(Stdio::null());
 }
 
+/// The CLI as a user would run it against `addr` (the server's, or
+/// `http://localhost:PORT` for passkeys): no `VAULT_TOKEN`, the login kept
+/// in a file store.
+pub fn as_user(server: &Server, addr: &str) -> Command {
+    let mut c = vault(server);
+    c.env_remove("VAULT_TOKEN")
+        .env("VAULT_TOKEN_STORE", "file")
+        .env("VAULT_ADDR", addr);
+    c
+}
+
+/// Runs `vault login FLAGS --no-browser` against `addr`, reads the URL it
+/// prints, and hands it to `browse` (which plays the browser and returns
+/// the URL the server finally sent it to). The CLI's output, and all it
+/// printed with that URL.
+pub fn browser_login(
+    server: &Server,
+    addr: &str,
+    flags: &[&str],
+    browse: impl FnOnce(&str) -> String,
+) -> (std::process::Output, String) {
+    use std::io::{BufRead, BufReader};
+    let mut c = as_user(server, addr);
+    c.arg("login")
+        .args(flags)
+        .arg("--no-browser")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn vault login");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap_or(0) > 0,
+            "no URL printed: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(u) = line.trim().strip_prefix(&format!("{addr}/")) {
+            break format!("{addr}/{u}");
+        }
+    };
+    let landed = browse(&url);
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    let out = child.wait_with_output().expect("vault login");
+    (out, format!("{seen}{rest}{landed}"))
+}
+
 /// Runs `vault ARGS` against `server` and returns its output.
 pub fn run(server: &Server, args: &[&str]) -> Output {
     vault(server).args(args).output().expect("run vault")

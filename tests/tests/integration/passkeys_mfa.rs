@@ -50,7 +50,10 @@ fn challenge(s: &Server, name: &str) -> (String, RequestChallengeResponse) {
     assert_eq!(r.json["mfa_required"], true, "{r:?}");
     assert!(r.json.get("token").is_none(), "no session yet: {r:?}");
     let id = r.json["ceremony_id"].as_str().unwrap().to_owned();
-    (id, serde_json::from_value(r.json["options"].clone()).unwrap())
+    (
+        id,
+        serde_json::from_value(r.json["options"].clone()).unwrap(),
+    )
 }
 
 fn answer(s: &Server, key: &mut SoftPasskey, rcr: RequestChallengeResponse) -> Value {
@@ -168,7 +171,10 @@ fn a_passkey_is_the_second_factor_and_its_answers_are_checked() {
     let (ca, _) = challenge(&s, "alice");
     let r = finish(&s, &ca, &ab);
     refused(&r, 401, "passkey.refused");
-    assert!(r.text.contains("not registered here for this account"), "{r:?}");
+    assert!(
+        r.text.contains("not registered here for this account"),
+        "{r:?}"
+    );
 
     // One answer raced from 8 threads: one session.
     let (cr, or) = challenge(&s, "alice");
@@ -205,7 +211,10 @@ fn a_passkey_is_the_second_factor_and_its_answers_are_checked() {
         assert!(trail.contains(want), "{want} not audited");
     }
     for code in codes {
-        assert!(!trail.contains(code.as_str().unwrap()), "a recovery code in the trail");
+        assert!(
+            !trail.contains(code.as_str().unwrap()),
+            "a recovery code in the trail"
+        );
     }
 }
 
@@ -230,10 +239,16 @@ fn step_up_recovery_codes_and_reset() {
     let a = answer(&s, &mut key, o);
     let ops = session(&s, &finish(&s, &c, &a));
     // Within identity.step_up_secs of the passkey: allowed.
-    let r = ops.post("/v1/roles", json!({ "name": "r1", "permissions": ["secrets.list"] }));
+    let r = ops.post(
+        "/v1/roles",
+        json!({ "name": "r1", "permissions": ["secrets.list"] }),
+    );
     assert_eq!(r.status, 201, "{r:?}");
     advance(&s, 301);
-    let r = ops.post("/v1/roles", json!({ "name": "r2", "permissions": ["secrets.list"] }));
+    let r = ops.post(
+        "/v1/roles",
+        json!({ "name": "r2", "permissions": ["secrets.list"] }),
+    );
     refused(&r, 401, "auth.step_up_required");
     // Not dangerous: still fine.
     assert_eq!(ops.get("/v1/roles").status, 200);
@@ -247,7 +262,10 @@ fn step_up_recovery_codes_and_reset() {
         json!({ "ceremony_id": st.json["ceremony_id"], "credential": cred }),
     );
     assert_eq!(done.status, 204, "{done:?}");
-    let r = ops.post("/v1/roles", json!({ "name": "r2", "permissions": ["secrets.list"] }));
+    let r = ops.post(
+        "/v1/roles",
+        json!({ "name": "r2", "permissions": ["secrets.list"] }),
+    );
     assert_eq!(r.status, 201, "{r:?}");
     // Another session's step-up ceremony is not this one's.
     let other = session(&s, &{
@@ -266,8 +284,11 @@ fn step_up_recovery_codes_and_reset() {
     refused(&stolen, 400, "passkey.ceremony_invalid");
     // A service token is scoped instead: no step-up.
     assert_eq!(
-        root.post("/v1/roles", json!({ "name": "r3", "permissions": ["secrets.list"] }))
-            .status,
+        root.post(
+            "/v1/roles",
+            json!({ "name": "r3", "permissions": ["secrets.list"] })
+        )
+        .status,
         201
     );
 
@@ -299,7 +320,13 @@ fn step_up_recovery_codes_and_reset() {
     });
     let r = ops.delete(&format!("/v1/auth/passkeys/{id}"));
     refused(&r, 409, "passkey.last_required");
-    assert_eq!(ops.get("/v1/auth/passkeys").json["passkeys"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        ops.get("/v1/auth/passkeys").json["passkeys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A recovery code instead of the passkey, once.
     let (c, _) = challenge(&s, "ops");
@@ -349,7 +376,10 @@ fn step_up_recovery_codes_and_reset() {
         assert!(trail.contains(want), "{want} not audited");
     }
     for code in &codes {
-        assert!(!trail.contains(code.as_str()), "a recovery code in the trail");
+        assert!(
+            !trail.contains(code.as_str()),
+            "a recovery code in the trail"
+        );
     }
 }
 

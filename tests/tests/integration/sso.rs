@@ -649,45 +649,18 @@ fn client_secret_post_and_a_secret_file_work_and_secrets_never_leak() {
 
 /// `vault` as a person at a terminal: no VAULT_TOKEN, the file store.
 fn as_user(s: &Server) -> std::process::Command {
-    let mut c = vault_tests::cli::vault(s);
-    c.env_remove("VAULT_TOKEN").env("VAULT_TOKEN_STORE", "file");
-    c
+    vault_tests::cli::as_user(s, &s.addr)
 }
 
-/// Runs `vault login --oidc ARGS --no-browser`, reads the URL it prints,
-/// and hands it to `browse` (which plays the browser and returns the URL the
-/// server finally sent it to). The CLI's output.
+/// `vault login --oidc ARGS --no-browser`, with `browse` playing the browser.
 fn cli_login(
     s: &Server,
     args: &[&str],
     browse: impl FnOnce(&str) -> String,
 ) -> (std::process::Output, String) {
-    use std::io::{BufRead, BufReader};
-    let mut c = as_user(s);
-    c.args(["login", "--oidc"])
-        .args(args)
-        .arg("--no-browser")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let url = loop {
-        let mut line = String::new();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "no URL printed: {seen}"
-        );
-        seen.push_str(&line);
-        if let Some(u) = line.trim().strip_prefix(&format!("{}/", s.addr)) {
-            break format!("{}/{u}", s.addr);
-        }
-    };
-    let landed = browse(&url);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out, format!("{seen}{rest}{landed}"))
+    let mut flags = vec!["--oidc"];
+    flags.extend_from_slice(args);
+    vault_tests::cli::browser_login(s, &s.addr, &flags, browse)
 }
 
 #[test]

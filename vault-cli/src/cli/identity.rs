@@ -342,7 +342,12 @@ pub enum RolesCommand {
         /// Name: lowercase letters, digits and `-`
         name: String,
         /// Actions, comma-separated (`read`, `secrets.write`, `audit.read`, ...)
-        #[arg(long, visible_alias = "permissions", value_delimiter = ',', required = true)]
+        #[arg(
+            long,
+            visible_alias = "permissions",
+            value_delimiter = ',',
+            required = true
+        )]
         actions: Vec<String>,
         /// Longest session of its holders (e.g. 8h)
         #[arg(long, value_name = "DURATION")]

@@ -7,10 +7,10 @@
 use ureq::http::Method;
 use vault_core::api::{
     Binding, BindingList, ChangePassword, CreateBinding, CreateRole, CreateServiceToken,
-    CreateUser, CreatedServiceToken, EmergencyGrant, EmergencyList, LoginAnswer, LoginRequest, LoginResponse,
-    Offboard, OffboardReport, OpenEmergency, RevokeSessions, Revoked, RoleInfo, RoleList,
-    ServiceTokenList, SessionList, User, UserList, WhoAmI,
- PasskeyReset, UpdateRole,};
+    CreateUser, CreatedServiceToken, EmergencyGrant, EmergencyList, LoginAnswer, LoginRequest,
+    LoginResponse, Offboard, OffboardReport, OpenEmergency, PasskeyReset, RevokeSessions, Revoked,
+    RoleInfo, RoleList, ServiceTokenList, SessionList, UpdateRole, User, UserList, WhoAmI,
+};
 use vault_core::api::{LinkIdentity, SsoIdentity, SsoIdentityList};
 use vault_core::clock::{Clock as _, Timestamp};
 
@@ -178,7 +178,10 @@ pub fn whoami(out: Output, ctx: &Ctx) -> CliResult<u8> {
         println!("  {} on {}", g.role, g.scope);
     }
     for g in &w.withheld {
-        println!("  not in this session: {} on {} ({})", g.role, g.scope, g.reason);
+        println!(
+            "  not in this session: {} on {} ({})",
+            g.role, g.scope, g.reason
+        );
     }
     if let Some(t) = w.emergency_until {
         println!("EMERGENCY ACCESS until {}", when(t));

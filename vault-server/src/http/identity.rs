@@ -13,9 +13,9 @@ use utoipa_axum::routes;
 use vault_core::api::{
     AdvanceTestClock, Binding, BindingList, ChangePassword, CreateBinding, CreateRole,
     CreateServiceToken, CreateUser, CreatedServiceToken, EmergencyGrant, EmergencyList,
-    LoginAnswer, LoginRequest, LoginResponse, MfaRecovery, Offboard, OffboardReport,
-    OpenEmergency, RevokeSessions, Revoked, RoleInfo, RoleList, ServiceTokenList, SessionList,
-    TestClock, UpdateRole, User, UserList, WhoAmI,
+    LoginAnswer, LoginRequest, LoginResponse, MfaRecovery, Offboard, OffboardReport, OpenEmergency,
+    RevokeSessions, Revoked, RoleInfo, RoleList, ServiceTokenList, SessionList, TestClock,
+    UpdateRole, User, UserList, WhoAmI,
 };
 
 use super::ApiResult;

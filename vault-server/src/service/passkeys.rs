@@ -369,7 +369,7 @@ impl Vault {
             .await?;
         let (uid, _) = Self::user_of(&p)?;
         let id = id.to_owned();
-        let detail = Some(format!("passkey={id}"));
+        let detail = format!("passkey={id}");
         let settings = self.identity().clone();
         let res = self
             .write_as(
@@ -377,7 +377,7 @@ impl Vault {
                 Some(&p),
                 "passkey.delete",
                 "auth/passkeys",
-                detail.clone(),
+                Some(detail.clone()),
                 move |w| {
                     if !w.delete_passkey(&uid, &id)? {
                         return Err(Error::not_found(
@@ -419,7 +419,7 @@ impl Vault {
                 "passkey.delete",
                 "auth/passkeys",
                 Outcome::Denied,
-                Some(format!("{}; {}", detail.unwrap_or_default(), e.code)),
+                Some(format!("{detail}; {}", e.code)),
             );
             self.audit(ctx, entry).await?;
         }

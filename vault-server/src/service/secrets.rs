@@ -115,13 +115,19 @@ impl Vault {
         self.unsealed()?;
         let name2 = name.clone();
         let res = self
-            .audited_write_as(ctx, Action::ProjectDelete, name.as_str(), true, move |w, _| {
-                let p = w.project(name2.as_str())?.ok_or_else(|| {
-                    Error::not_found("project.not_found", format!("no project {name2}"))
-                })?;
-                w.delete_project(p.id)?;
-                Ok(())
-            })
+            .audited_write_as(
+                ctx,
+                Action::ProjectDelete,
+                name.as_str(),
+                true,
+                move |w, _| {
+                    let p = w.project(name2.as_str())?.ok_or_else(|| {
+                        Error::not_found("project.not_found", format!("no project {name2}"))
+                    })?;
+                    w.delete_project(p.id)?;
+                    Ok(())
+                },
+            )
             .await;
         self.forget_keys(name.as_str());
         if res.is_ok() {

@@ -30,8 +30,8 @@ use crate::service::identity::{new_id, new_secret, secret_hash, user_not_found, 
 use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
 use crate::store::identity::UserRow;
 use crate::store::sso::{CliCodeRow, FlowRow, IdentityRow};
-use vault_core::session::Factors;
 use vault_core::access::Scope;
+use vault_core::session::Factors;
 
 /// How long a started flow may be finished, seconds.
 pub const FLOW_TTL_SECS: i64 = 600;
@@ -806,7 +806,9 @@ impl Vault {
     ) -> Result<SsoIdentity> {
         let resource = format!("users/{user}");
         username(user)?;
-        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
         let Some(provider) = self.sso().get(&req.provider) else {
             let err = Error::bad(
                 "sso.unknown_provider",
@@ -882,7 +884,9 @@ impl Vault {
     pub async fn unlink_identity(&self, ctx: &Ctx, user: &str, id: &str) -> Result<()> {
         let resource = format!("users/{user}");
         username(user)?;
-        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
         let (name, id, now) = (user.to_owned(), id.to_owned(), self.clock().now());
         let detail = Some(format!("identity={id}; sessions revoked"));
         let caller = p.clone();

@@ -387,7 +387,9 @@ impl Vault {
         req: CreateWorkloadRole,
     ) -> Result<WorkloadRole> {
         let resource = format!("workload/roles/{}/{}", req.issuer, req.name);
-        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
         let bad = |code: &'static str, m: String| Error::bad(code, m);
         let checked = (|| {
             let issuer = self.workload().get(&req.issuer).ok_or_else(|| {
@@ -513,7 +515,9 @@ impl Vault {
     /// keep their (short) lifetime.
     pub async fn delete_workload_role(&self, ctx: &Ctx, issuer: &str, name: &str) -> Result<()> {
         let resource = format!("workload/roles/{issuer}/{name}");
-        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
         let (i, n) = (issuer.to_owned(), name.to_owned());
         self.write_as(ctx, Some(&p), "workload.role_delete", &resource, None, move |w| {
             if !w.delete_workload_role(&i, &n)? {

@@ -43,7 +43,9 @@ impl Vault {
     /// sessions end (their rights changed).
     pub async fn create_binding(&self, ctx: &Ctx, req: CreateBinding) -> Result<Binding> {
         let resource = format!("bindings/{}", shown(&req.user));
-        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
         let name = username(&req.user)?;
         let sc = scope(&req.scope)?;
         let custom = self.store().read(|r| r.roles()).await?;
@@ -129,7 +131,9 @@ impl Vault {
     /// `DELETE /v1/bindings/{id}`: the user's sessions end.
     pub async fn delete_binding(&self, ctx: &Ctx, id: &str) -> Result<()> {
         let resource = format!("bindings/{id}");
-        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
         let (id, now) = (id.to_owned(), self.clock().now());
         let admin = is_admin(&p);
         self.write_as(

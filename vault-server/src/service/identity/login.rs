@@ -190,9 +190,16 @@ impl Vault {
             self.metrics().audit_records.inc();
             return Ok(challenge);
         }
-        self.open_session(ctx, &u, "password", Factors::default(), policy, entry, settle)
-            .await
-            .map(LoginAnswer::Session)
+        self.open_session(
+            ctx,
+            &u,
+            ("password", Factors::default()),
+            policy,
+            entry,
+            settle,
+        )
+        .await
+        .map(LoginAnswer::Session)
     }
 
     /// Opens a session for `user`, who proved who they are by `method`
@@ -226,20 +233,20 @@ impl Vault {
             Some(detail),
         );
         entry.actor = format!("user:{}", user.username);
-        self.open_session(ctx, user, method, factors, policy, entry, also)
+        self.open_session(ctx, user, (method, factors), policy, entry, also)
             .await
     }
 
-    /// Ends every way of proving identity (password today; OIDC and
-    /// WebAuthn plug in here): stores a new session for `user` and writes the
-    /// `auth.login` success record (`entry`) with it, plus `also` (e.g.
-    /// clearing a throttle) in the same transaction.
+    /// Ends every way of proving identity (password, SSO, passkey): stores
+    /// a new session for `user`, made by `method` with `factors` (the
+    /// second factor and passkey time that roles requiring MFA and step-up
+    /// look at), and writes the `auth.login` success record (`entry`) with
+    /// it, plus `also` (e.g. clearing a throttle) in the same transaction.
     pub(crate) async fn open_session<F>(
         &self,
         ctx: &Ctx,
         user: &UserRow,
-        method: &str,
-        factors: Factors,
+        (method, factors): (&str, Factors),
         policy: vault_core::session::SessionPolicy,
         mut entry: vault_core::audit::AuditEntry,
         also: F,

@@ -36,7 +36,9 @@ impl Vault {
     /// `POST /v1/roles`: a custom role.
     pub async fn create_role(&self, ctx: &Ctx, req: CreateRole) -> Result<RoleInfo> {
         let resource = format!("roles/{}", shown(&req.name));
-        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
         custom_role_name(&req.name)?;
         let perms = parse_permissions(&req.permissions)?;
         if perms.is_empty() {
@@ -135,7 +137,9 @@ impl Vault {
     /// of everyone who held it.
     pub async fn delete_role(&self, ctx: &Ctx, name: &str) -> Result<()> {
         let resource = format!("roles/{}", shown(name));
-        let p = self.authorize_sensitive(ctx, Action::UsersManage, &resource).await?;
+        let p = self
+            .authorize_sensitive(ctx, Action::UsersManage, &resource)
+            .await?;
         custom_role_name(name)?;
         let (n, now) = (name.to_owned(), self.clock().now());
         self.write_as(ctx, Some(&p), "role.delete", &resource, None, move |w| {

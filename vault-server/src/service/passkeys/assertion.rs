@@ -166,10 +166,7 @@ impl Vault {
                 .await);
         };
         let who = row.username.clone();
-        let reservation = match self
-            .reserve_attempt(self.account_counters(ctx, &who))
-            .await
-        {
+        let reservation = match self.reserve_attempt(self.account_counters(ctx, &who)).await {
             Ok(r) => r,
             Err(e) => {
                 let detail = format!("{method} {}", e.code);
@@ -196,7 +193,9 @@ impl Vault {
                     &format!("the passkey's answer was refused ({reason})"),
                 );
                 let detail = format!("{method} passkey={} reason={reason}", row.id);
-                return Err(self.refuse_proof(ctx, action, Some(&who), detail, err).await);
+                return Err(self
+                    .refuse_proof(ctx, action, Some(&who), detail, err)
+                    .await);
             }
         };
         // webauthn-rs compares the counter with the one in the ceremony's
@@ -212,7 +211,9 @@ impl Vault {
                 "{method} passkey={} reason=possible_cloned_authenticator",
                 row.id
             );
-            return Err(self.refuse_proof(ctx, action, Some(&who), detail, err).await);
+            return Err(self
+                .refuse_proof(ctx, action, Some(&who), detail, err)
+                .await);
         }
         passkey.update_credential(&result);
         let json = serde_json::to_string(&passkey)
@@ -282,16 +283,13 @@ impl Vault {
         &self,
         user: &UserRow,
     ) -> Result<Option<LoginAnswer>> {
-        Ok(self
-            .bound_ceremony("mfa", &user.id, None)
-            .await?
-            .map(|c| {
-                LoginAnswer::SecondFactor(MfaChallenge {
-                    mfa_required: true,
-                    ceremony_id: c.ceremony_id,
-                    options: c.options,
-                })
-            }))
+        Ok(self.bound_ceremony("mfa", &user.id, None).await?.map(|c| {
+            LoginAnswer::SecondFactor(MfaChallenge {
+                mfa_required: true,
+                ceremony_id: c.ceremony_id,
+                options: c.options,
+            })
+        }))
     }
 
     /// `POST /v1/auth/passkeys/login/start`: options for a discoverable
@@ -355,9 +353,14 @@ impl Vault {
         let now = self.clock().now();
         let user = proof.user.clone();
         let detail = format!("{note} passkey={}", proof.passkey.id);
-        self.open_session_as(ctx, &user, method, Factors::passkey(now), detail, move |w| {
-            proof.commit(w, now)
-        })
+        self.open_session_as(
+            ctx,
+            &user,
+            method,
+            Factors::passkey(now),
+            detail,
+            move |w| proof.commit(w, now),
+        )
         .await
     }
 
@@ -369,9 +372,7 @@ impl Vault {
         let Some(c) = self.take_ceremony(&req.ceremony_id, &["mfa"]).await? else {
             let e = ceremony_gone("sign-in");
             let detail = format!("{note} reason=ceremony_unknown");
-            return Err(self
-                .refuse_proof(ctx, "auth.login", None, detail, e)
-                .await);
+            return Err(self.refuse_proof(ctx, "auth.login", None, detail, e).await);
         };
         let uid = c.user_id.clone().unwrap_or_default();
         let user = self
@@ -382,15 +383,10 @@ impl Vault {
         let Some(user) = user else {
             let e = refused("passkey.refused", "this account is disabled");
             let detail = format!("{note} reason=user_disabled");
-            return Err(self
-                .refuse_proof(ctx, "auth.login", None, detail, e)
-                .await);
+            return Err(self.refuse_proof(ctx, "auth.login", None, detail, e).await);
         };
         let who = user.username.clone();
-        let reservation = match self
-            .reserve_attempt(self.account_counters(ctx, &who))
-            .await
-        {
+        let reservation = match self.reserve_attempt(self.account_counters(ctx, &who)).await {
             Ok(r) => r,
             Err(e) => {
                 let detail = format!("{note} {}", e.code);
