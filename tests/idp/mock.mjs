@@ -3,7 +3,8 @@
 // listens on a free port of 127.0.0.1 and prints `ISSUER=...` once ready.
 // It has no login page: /authorize redirects straight back with a code.
 // The client_id picks the ID token's defect: `tamper-aud`, `tamper-nonce`,
-// `tamper-iss`, `tamper-exp`, `tamper-sig` (any other client: a good token).
+// `tamper-iss`, `tamper-exp`, `tamper-sig` (any other client: a good token;
+// `mfa`: a good token whose `amr` says a hardware key was used, RFC 8176).
 // It checks no PKCE, codes or redirect URIs: never use it for the happy path.
 import { OAuth2Server } from 'oauth2-mock-server';
 
@@ -23,6 +24,7 @@ server.service.on('beforeTokenSigning', (token, req) => {
   if (t === 'nonce') token.payload.nonce = 'not-your-nonce';
   if (t === 'iss') token.payload.iss = 'http://127.0.0.1:1/evil';
   if (t === 'exp') token.payload.exp = Math.floor(Date.now() / 1000) - 600;
+  if (clientIdOf(req) === 'mfa') token.payload.amr = ['pwd', 'hwk'];
   token.payload.sub = 'mock-user';
   token.payload.groups = []; // groups in the ID token: no userinfo call
   token.payload.email = 'alice@example.test';

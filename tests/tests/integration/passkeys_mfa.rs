@@ -235,6 +235,21 @@ fn step_up_recovery_codes_and_reset() {
         .iter()
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
+    // The CLI's password login says a passkey is needed, and how.
+    let mut cli = vault_tests::cli::as_user(&s, &s.addr);
+    cli.args(["login", "--username", "ops", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cli.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), PW.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("has a passkey") && err.contains("vault login --web"),
+        "{err}"
+    );
     let (c, o) = challenge(&s, "ops");
     let a = answer(&s, &mut key, o);
     let ops = session(&s, &finish(&s, &c, &a));

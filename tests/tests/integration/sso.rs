@@ -423,6 +423,64 @@ fn tampered_id_tokens_are_refused() {
     assert_eq!(who.json["login_method"], "oidc", "{who:?}");
 }
 
+/// An ID token whose `amr` holds one of the provider's `mfa_amr` values
+/// makes an MFA session: it holds a role that requires a second factor,
+/// which the same user's login without it does not.
+#[test]
+fn an_idp_that_says_it_checked_a_second_factor_makes_an_mfa_session() {
+    let mock = Idp::mock();
+    let providers = [
+        P {
+            name: "strong",
+            issuer: &mock.issuer,
+            client_id: "mfa",
+            extra: "mfa_amr = [\"hwk\", \"otp\"]",
+        },
+        P {
+            name: "plain",
+            issuer: &mock.issuer,
+            client_id: "fine",
+            extra: "mfa_amr = [\"hwk\"]",
+        },
+    ];
+    let s = server(&providers);
+    let root = s.client();
+    let sso_login = |provider: &str| {
+        let ua = UserAgent::new();
+        let first = start(&s, &ua, provider, "/ui/");
+        let back = ua.get(first.location.as_deref().unwrap()).location.unwrap();
+        as_session(&s, &ua.get(&back))
+    };
+    // The first login provisions the user; then an administrator binds a
+    // role that requires MFA.
+    let first = sso_login("plain");
+    let name = first.get("/v1/auth/whoami").json["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = root.post(
+        "/v1/roles",
+        json!({ "name": "lister", "permissions": ["secrets.list"], "require_mfa": true }),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let b = root.post(
+        "/v1/bindings",
+        json!({ "user": name, "role": "lister", "scope": "*" }),
+    );
+    assert_eq!(b.status, 201, "{b:?}");
+    let strong = sso_login("strong").get("/v1/auth/whoami");
+    assert_eq!(strong.json["second_factor"], "amr:hwk", "{strong:?}");
+    assert_eq!(strong.json["grants"][0]["role"], "lister", "{strong:?}");
+    let plain = sso_login("plain").get("/v1/auth/whoami");
+    assert!(plain.json["second_factor"].is_null(), "{plain:?}");
+    assert_eq!(plain.json["withheld"][0]["role"], "lister", "{plain:?}");
+    assert!(
+        audit(&s, "auth.login")
+            .iter()
+            .any(|r| r["detail"].as_str().unwrap_or("").contains("mfa=amr:hwk"))
+    );
+}
+
 #[test]
 fn an_idp_that_is_down_fails_closed_quickly_and_password_logins_go_on() {
     // Port 1 on loopback: nothing listens; the connection is refused.
