@@ -6,6 +6,7 @@
 
 // An inline module makes `mod x;` resolve to `integration/x.rs`.
 mod integration {
+    mod access_reviews;
     mod audit;
     mod audit_trust;
     mod browser;

@@ -17,8 +17,8 @@ use crate::output::Format;
 
 pub mod identity;
 pub use identity::{
-    AccessCommand, EmergencyCommand, LoginArgs, RolesCommand, SessionsCommand, TokensCommand,
-    UsersCommand, WorkloadArgs, WorkloadCommand, WorkloadRolesCommand,
+    AccessCommand, EmergencyCommand, LoginArgs, ReviewCommand, RolesCommand, SessionsCommand,
+    TokensCommand, UsersCommand, WorkloadArgs, WorkloadCommand, WorkloadRolesCommand,
 };
 
 const MAIN_AFTER: &str = "\

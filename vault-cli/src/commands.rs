@@ -7,6 +7,7 @@ pub mod completion;
 pub mod identity;
 pub mod keys;
 pub mod operator;
+pub mod reviews;
 pub mod secrets;
 pub mod sso;
 pub mod workload;

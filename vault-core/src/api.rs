@@ -54,10 +54,12 @@ use crate::secret::SecretText;
 
 pub mod identity;
 pub mod passkeys;
+pub mod reviews;
 pub mod sso;
 pub mod workload;
 pub use identity::*;
 pub use passkeys::*;
+pub use reviews::*;
 pub use sso::*;
 pub use workload::*;
 

@@ -231,7 +231,8 @@ pub struct Factors {
     /// `amr:<value>` for an SSO login whose ID token said so; `None`: the
     /// login had one factor.
     pub mfa: Option<String>,
-    /// The last time the session proved a passkey (at login or a step-up).
+    /// The last time the session freshly proved its second factor: a
+    /// passkey at login or a step-up, or a recovery code at login.
     pub passkey_at: Option<Timestamp>,
 }
 

@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod params;
 pub mod passkeys;
+pub mod reviews;
 pub mod route_access;
 pub mod secrets;
 pub mod serve;
@@ -94,6 +95,7 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .merge(sso::routes())
         .merge(workload::routes())
         .merge(passkeys::routes())
+        .merge(reviews::routes())
         .route_layer(axum::middleware::from_fn(extract::require_credential));
     without_credential.merge(with_credential)
 }

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod outbound;
 pub mod passkeys;
+pub mod reviews;
 pub mod rewrap;
 pub mod root;
 pub mod secrets;

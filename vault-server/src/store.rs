@@ -12,6 +12,7 @@
 
 pub mod identity;
 pub mod passkeys;
+pub mod reviews;
 pub mod sqlite;
 pub mod sso;
 pub mod workload;
@@ -423,7 +424,11 @@ pub struct ArchiveRow {
 
 /// Queries.
 pub trait Reader:
-    identity::IdentityReader + sso::SsoReader + workload::WorkloadReader + passkeys::PasskeyReader
+    identity::IdentityReader
+    + sso::SsoReader
+    + workload::WorkloadReader
+    + passkeys::PasskeyReader
+    + reviews::ReviewReader
 {
     /// The seal configuration, once initialized.
     fn seal_config(&self) -> Result<Option<SealConfigRow>, StoreError>;
@@ -508,6 +513,7 @@ pub trait Writer:
     + sso::SsoWriter
     + workload::WorkloadWriter
     + passkeys::PasskeyWriter
+    + reviews::ReviewWriter
 {
     /// Stores the seal configuration (replaces it on root rotation).
     fn put_seal_config(&mut self, row: &SealConfigRow) -> Result<(), StoreError>;

@@ -620,3 +620,108 @@ fn browser_secrets_never_leak() {
     }
     assert!(files.len() >= 2);
 }
+
+/// Access reviews on the pages: start one, revoke a binding with a note,
+/// close it; a form without the CSRF token changes nothing.
+#[test]
+fn an_access_review_on_the_pages() {
+    let s = server();
+    let root = s.client();
+    root.setup("payments", "prod");
+    for (u, role, scope) in [
+        ("rita", "security-officer", "*"),
+        ("alice", "reader", "payments/*"),
+        ("bob", "developer", "payments/prod"),
+    ] {
+        user(&root, u);
+        grant(&root, u, role, scope);
+    }
+    let cookie = sign_in(&s, "rita");
+    let csrf = csrf_of(&s, &cookie);
+    let so = same_origin(&s);
+    let post = |path: &str, form: &[(&str, &str)]| {
+        send(
+            "POST",
+            &format!("{}{path}", s.addr),
+            &with(&so, &[("cookie", &cookie)]),
+            Some(form),
+            None,
+        )
+    };
+    let forged = post(
+        "/ui/reviews",
+        &[("csrf", "nope"), ("scope", "*"), ("due_days", "14")],
+    );
+    assert!(forged.body.contains("csrf.failed"), "{}", forged.body);
+    let started = post(
+        "/ui/reviews",
+        &[("csrf", &csrf), ("scope", "payments/*"), ("due_days", "14")],
+    );
+    assert_eq!(started.status, 303, "{}", started.body);
+    let at = started.location.unwrap();
+    assert!(at.starts_with("/ui/reviews/rev_"), "{at}");
+    let get = |path: &str| {
+        send(
+            "GET",
+            &format!("{}{path}", s.addr),
+            &[("cookie", &cookie)],
+            None,
+            None,
+        )
+    };
+    let page = get(&at);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("alice") && page.body.contains("bob"));
+    // Bob's binding id, from the review (the page's form action).
+    let id = at.trim_start_matches("/ui/reviews/");
+    let review = root.get(&format!("/v1/access/reviews/{id}"));
+    let bob_binding = review.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["user"] == "bob")
+        .unwrap()["binding_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alice_binding = review.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["user"] == "alice")
+        .unwrap()["binding_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(page.body.contains(&format!("/bindings/{bob_binding}")));
+    let r = post(
+        &format!("{at}/bindings/{bob_binding}"),
+        &[
+            ("csrf", &csrf),
+            ("decision", "revoke"),
+            ("note", "left the team"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = post(
+        &format!("{at}/bindings/{alice_binding}"),
+        &[("csrf", &csrf), ("decision", "keep"), ("note", "")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = post(
+        &format!("{at}/close"),
+        &[("csrf", &csrf), ("attestation", "reviewed with the lead")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = get(&at);
+    assert!(
+        page.body.contains("left the team") && page.body.contains("Closed"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("reviewed with the lead"));
+    let bob = root.get("/v1/bindings?user=bob");
+    assert!(bob.json["bindings"].as_array().unwrap().is_empty());
+    let list = get("/ui/reviews");
+    assert!(list.body.contains(id), "{}", list.body);
+}

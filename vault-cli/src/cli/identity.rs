@@ -281,6 +281,21 @@ Examples:
 /// `vault access ...`.
 #[derive(Debug, Subcommand)]
 pub enum AccessCommand {
+    /// Access reviews: keep or revoke every binding in a scope, then attest
+    /// (HIPAA 164.308(a)(1)(ii)(D), (a)(4); docs/hipaa.md)
+    #[command(after_long_help = "\
+Examples:
+  vault access review start --scope 'payments/*' --due 14d
+  vault access review list
+  vault access review show rev_...
+  vault access review decide rev_... b_... keep --note 'on call for payments'
+  vault access review decide rev_... b_... revoke --note 'left the team'
+  vault access review close rev_... --note 'reviewed with the payments lead'")]
+    Review {
+        /// What to do
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
     /// Grant a role on a scope to a user (ends their sessions)
     #[command(after_long_help = "\
 Examples:
@@ -489,6 +504,61 @@ Examples:
     },
     /// List emergency grants (audit.read)
     List {
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// `vault access review ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Start a review of every binding within a scope
+    Start {
+        /// Bindings within this pattern (default `*`: all)
+        #[arg(long, value_name = "P/E")]
+        scope: Option<String>,
+        /// Due in (default 14d)
+        #[arg(long, value_name = "DURATION")]
+        due: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List reviews, and whether one is due
+    List {
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Show a review's bindings, their last use and the decisions so far
+    Show {
+        /// Review id
+        id: String,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Keep or revoke one binding (revoke removes it at once); not your own
+    Decide {
+        /// Review id
+        id: String,
+        /// Binding id (as `show` lists it)
+        binding: String,
+        /// keep or revoke
+        #[arg(value_parser = ["keep", "revoke"])]
+        decision: String,
+        /// Why
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Close a review once every binding is decided: you attest to it
+    Close {
+        /// Review id
+        id: String,
+        /// Your attestation
+        #[arg(long)]
+        note: Option<String>,
         /// Output format.
         #[command(flatten)]
         output: Output,

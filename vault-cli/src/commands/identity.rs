@@ -349,7 +349,7 @@ pub fn users(cmd: UsersCommand, ctx: &Ctx) -> CliResult<u8> {
 
 /// Path segments typed by users go through the server's canonical-name
 /// checks; only characters that would change the URL are escaped here.
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
@@ -405,6 +405,9 @@ pub fn password(ctx: &Ctx) -> CliResult<u8> {
 pub fn access(cmd: AccessCommand, ctx: &Ctx) -> CliResult<u8> {
     let (_, client) = ctx.connect(None, None)?;
     match cmd {
+        AccessCommand::Review { command } => {
+            return crate::commands::reviews::run(command, &client);
+        }
         AccessCommand::Grant {
             user,
             role,

@@ -42,6 +42,9 @@ pub struct IdentityConfig {
     /// How long a passkey proof covers the most dangerous actions, seconds
     /// (default 300); older, the server answers `auth.step_up_required`.
     pub step_up_secs: i64,
+    /// How often an access review must be completed, days (default 90;
+    /// 45 CFR 164.308(a)(1)(ii)(D)).
+    pub access_review_days: i64,
     /// DANGER, dev mode only: cheap Argon2id parameters so test suites run
     /// fast. Never on a real server (refused outside dev mode).
     pub danger_weak_password_hashing: bool,
@@ -77,6 +80,7 @@ impl Default for IdentityConfig {
             emergency_max_secs: 4 * 3600,
             admin_requires_mfa: false,
             step_up_secs: 300,
+            access_review_days: 90,
             danger_weak_password_hashing: false,
             danger_test_clock: false,
         }
@@ -98,6 +102,7 @@ impl IdentityConfig {
         "emergency_max_secs",
         "admin_requires_mfa",
         "step_up_secs",
+        "access_review_days",
         "danger_weak_password_hashing",
         "danger_test_clock",
     ];
@@ -131,6 +136,7 @@ impl IdentityConfig {
             ("emergency_default_secs", self.emergency_default_secs),
             ("emergency_max_secs", self.emergency_max_secs),
             ("step_up_secs", self.step_up_secs),
+            ("access_review_days", self.access_review_days),
         ];
         if let Some((k, _)) = positive.iter().find(|(_, v)| *v <= 0) {
             return Err(format!("identity.{k} must be at least 1"));

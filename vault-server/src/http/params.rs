@@ -141,6 +141,18 @@ pub struct WorkloadRolePath {
     pub name: String,
 }
 
+/// `{id}/bindings/{binding}` of an access review.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ReviewItemPath {
+    /// The review's id.
+    #[param(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
+    pub id: String,
+    /// The binding's id, as the review lists it.
+    #[param(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
+    pub binding: String,
+}
+
 /// `{id}` of a session, token, binding, emergency grant or rewrap job.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

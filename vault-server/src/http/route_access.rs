@@ -15,28 +15,7 @@ use crate::service::Action;
 pub const OPEN: &str = "open";
 
 /// Every action, for checking the table.
-pub const ACTIONS: &[Action] = &[
-    Action::SysSeal,
-    Action::SysRotateRoot,
-    Action::ProjectList,
-    Action::ProjectCreate,
-    Action::ProjectDelete,
-    Action::EnvList,
-    Action::EnvCreate,
-    Action::SecretList,
-    Action::SecretRead,
-    Action::SecretWrite,
-    Action::SecretHistory,
-    Action::SecretDelete,
-    Action::KeysManage,
-    Action::AuditRead,
-    Action::UsersManage,
-    Action::SessionsManage,
-    Action::EmergencyOpen,
-    Action::SelfService,
-    Action::SysTestClock,
-    Action::MetricsRead,
-];
+pub const ACTIONS: &[Action] = &Action::ALL;
 
 /// The declared action of every operation in the OpenAPI document:
 /// (method, path, action name or [`OPEN`]); `None` for the action of an

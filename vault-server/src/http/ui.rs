@@ -33,6 +33,7 @@ use crate::service::{Ctx, Error, Kind, Vault};
 
 mod account;
 mod cli;
+mod reviews;
 
 /// The `/ui/` routes.
 pub fn router() -> Router<Vault> {
@@ -44,6 +45,10 @@ pub fn router() -> Router<Vault> {
         .route("/ui/account", get(account::page_account))
         .route("/ui/passkeys/{id}/rename", post(account::rename_passkey))
         .route("/ui/cli", get(cli::handoff_page).post(cli::handoff))
+        .route("/ui/reviews", get(reviews::list).post(reviews::start))
+        .route("/ui/reviews/{id}", get(reviews::show))
+        .route("/ui/reviews/{id}/bindings/{binding}", post(reviews::decide))
+        .route("/ui/reviews/{id}/close", post(reviews::close))
         .route("/ui/logout", post(logout))
         .route("/ui/sessions/{id}/revoke", post(revoke_session))
         .route("/ui/passkeys/{id}/delete", post(delete_passkey))
@@ -359,7 +364,10 @@ pub async fn home(State(v): State<Vault>, Caller(ctx): Caller, headers: HeaderMa
                     @if let Some(f) = &me.second_factor { " + " (f) }
                 }
                 @if is_user {
-                    p { a href="/ui/account" { "Account and passkeys" } }
+                    p {
+                        a href="/ui/account" { "Account and passkeys" }
+                        " · " a href="/ui/reviews" { "Access reviews" }
+                    }
                 }
                 form method="post" action="/ui/logout" {
                     input type="hidden" name="csrf" value=(csrf);

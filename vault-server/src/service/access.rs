@@ -149,6 +149,30 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action.
+    pub const ALL: [Action; 20] = [
+        Action::SysSeal,
+        Action::SysRotateRoot,
+        Action::ProjectList,
+        Action::ProjectCreate,
+        Action::ProjectDelete,
+        Action::EnvList,
+        Action::EnvCreate,
+        Action::SecretList,
+        Action::SecretRead,
+        Action::SecretWrite,
+        Action::SecretHistory,
+        Action::SecretDelete,
+        Action::KeysManage,
+        Action::AuditRead,
+        Action::UsersManage,
+        Action::SessionsManage,
+        Action::EmergencyOpen,
+        Action::SelfService,
+        Action::SysTestClock,
+        Action::MetricsRead,
+    ];
+
     /// Stable name, used in the audit trail.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -195,6 +219,27 @@ impl Action {
             Action::ProjectList | Action::SelfService => return None,
         })
     }
+}
+
+/// The permission a successful audit record's `action` used, if any: an
+/// action's own name (`secret.read`), or the name a change is recorded
+/// under (`binding.create`, `user.disable`, `keys.rotate`, ...).
+pub fn permission_of_audit_action(action: &str) -> Option<Permission> {
+    if let Some(a) = Action::ALL.iter().find(|a| a.as_str() == action) {
+        return a.permission();
+    }
+    let family = action.split('.').next().unwrap_or_default();
+    Some(match family {
+        "user" | "role" | "binding" | "access_review" | "workload_role" | "sso" => {
+            Permission::UsersManage
+        }
+        "keys" | "key" | "rewrap" => Permission::KeysManage,
+        "project" | "environment" => Permission::ProjectsManage,
+        "emergency" => Permission::EmergencyAccess,
+        "audit" => Permission::AuditRead,
+        "sys" => Permission::SysManage,
+        _ => return None,
+    })
 }
 
 /// Parses a resource string made by the service (`demo`, `demo/dev`,

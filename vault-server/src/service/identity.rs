@@ -226,7 +226,7 @@ fn require_existing_scope(w: &dyn Writer, sc: &Scope, allow_future: bool) -> Res
 
 /// Whether `p` is an administrator: a root token, or a holder of the
 /// built-in `admin` role.
-fn is_admin(p: &Principal) -> bool {
+pub(crate) fn is_admin(p: &Principal) -> bool {
     p.grants()
         .is_none_or(|g| g.iter().any(|g| g.role.name == "admin"))
 }
@@ -234,7 +234,11 @@ fn is_admin(p: &Principal) -> bool {
 /// Refuses (inside the writer's transaction, so the check and the change
 /// are one) to let a non-administrator disable, enable, delete or offboard
 /// an administrator.
-fn guard_admin_target(w: &dyn Writer, caller_is_admin: bool, user_id: &str) -> Result<()> {
+pub(crate) fn guard_admin_target(
+    w: &dyn Writer,
+    caller_is_admin: bool,
+    user_id: &str,
+) -> Result<()> {
     if !caller_is_admin && w.bindings(Some(user_id))?.iter().any(|b| b.role == "admin") {
         return Err(Error::new(
             Kind::Forbidden,

@@ -29,7 +29,9 @@ use webauthn_rs::prelude::{
 };
 
 use crate::service::identity::auth::role_requires_mfa;
-use crate::service::identity::{new_id, new_secret, secret_hash, shown, user_not_found, username};
+use crate::service::identity::{
+    guard_admin_target, is_admin, new_id, new_secret, secret_hash, shown, user_not_found, username,
+};
 use crate::service::{Action, Ctx, Error, Kind, Principal, Result, Vault};
 use crate::store::passkeys::{CeremonyRow, PasskeyRow};
 
@@ -192,7 +194,7 @@ impl Vault {
         req: StartPasskeyRegistration,
     ) -> Result<PasskeyCeremony> {
         let p = self
-            .authorize(ctx, Action::SelfService, "auth/passkeys")
+            .authorize_sensitive(ctx, Action::SelfService, "auth/passkeys")
             .await?;
         let (user_id, username) = Self::user_of(&p)?;
         let name = passkey_name(&req.name)?;
@@ -246,7 +248,7 @@ impl Vault {
         req: FinishPasskeyCeremony,
     ) -> Result<RegisteredPasskey> {
         let p = self
-            .authorize(ctx, Action::SelfService, "auth/passkeys")
+            .authorize_sensitive(ctx, Action::SelfService, "auth/passkeys")
             .await?;
         let (user_id, _) = Self::user_of(&p)?;
         let ceremony = self.take_ceremony(&req.ceremony_id, &["register"]).await?;
@@ -309,6 +311,10 @@ impl Vault {
             .map(|c| secret_hash(&recovery_code::normalize(c.expose_secret())))
             .collect();
         let (uid, now) = (user_id.clone(), self.clock().now());
+        let session = match &p {
+            Principal::User { session_id, .. } => session_id.clone(),
+            _ => String::new(),
+        };
         let detail = Some(format!("passkey={} name={:?}", row.id, row.name));
         let first = self
             .write_as(
@@ -329,6 +335,9 @@ impl Vault {
                     if first {
                         w.replace_recovery_codes(&uid, &hashes, now)?;
                     }
+                    // Making it proved the passkey (with user verification)
+                    // in this session, now.
+                    w.set_session_passkey_at(&session, now)?;
                     Ok(first)
                 },
             )
@@ -365,7 +374,7 @@ impl Vault {
     /// `DELETE /v1/auth/passkeys/{id}`: removes one of the caller's passkeys.
     pub async fn delete_passkey(&self, ctx: &Ctx, id: &str) -> Result<()> {
         let p = self
-            .authorize(ctx, Action::SelfService, "auth/passkeys")
+            .authorize_sensitive(ctx, Action::SelfService, "auth/passkeys")
             .await?;
         let (uid, _) = Self::user_of(&p)?;
         let id = id.to_owned();
@@ -434,7 +443,7 @@ impl Vault {
         req: RenamePasskey,
     ) -> Result<PasskeyInfo> {
         let p = self
-            .authorize(ctx, Action::SelfService, "auth/passkeys")
+            .authorize_sensitive(ctx, Action::SelfService, "auth/passkeys")
             .await?;
         let (uid, _) = Self::user_of(&p)?;
         let name = passkey_name(&req.name)?;
@@ -474,6 +483,7 @@ impl Vault {
         let name = username(user)?.as_str().to_owned();
         let now = self.clock().now();
         let who = user.to_owned();
+        let admin = is_admin(&p);
         self.write_as(
             ctx,
             Some(&p),
@@ -482,6 +492,9 @@ impl Vault {
             Some("passkeys and recovery codes removed; sessions revoked".into()),
             move |w| {
                 let u = w.user_by_name(&name)?.ok_or_else(|| user_not_found(&who))?;
+                // An administrator's second factor is reset by an
+                // administrator only (as with disabling one).
+                guard_admin_target(w, admin, &u.id)?;
                 let passkeys_removed = w.reset_passkeys(&u.id)?;
                 let sessions_revoked = w.revoke_sessions(Some(&u.id), now)?;
                 Ok(PasskeyReset {

@@ -717,8 +717,14 @@ impl Vault {
     /// proved what the browser's did (method, second factor, passkey time),
     /// and the loopback URL that carries it (with the challenge as `state`).
     /// The page asks before the browser goes there.
+    ///
+    /// Only right after a sign-in (the browser's session is younger than
+    /// `identity.step_up_secs`, or proved its second factor that recently):
+    /// a stolen cookie cannot mint fresh CLI sessions forever.
     pub async fn cli_web_code(&self, ctx: &Ctx, cli: &CliReturn) -> Result<String> {
-        let p = self.authorize(ctx, Action::SelfService, "auth/cli").await?;
+        let p = self
+            .authorize_sensitive(ctx, Action::SelfService, "auth/cli")
+            .await?;
         let Principal::User {
             user_id,
             username,
@@ -744,8 +750,24 @@ impl Vault {
             .read(move |r| r.session(&sid))
             .await?
             .ok_or_else(|| Error::internal("the calling session vanished"))?;
-        let code = new_secret()?;
         let now = self.clock().now();
+        let window = self.identity().step_up_secs;
+        let fresh =
+            |t: vault_core::clock::Timestamp| now.as_millis() <= t.plus_secs(window).as_millis();
+        if !(fresh(session.created_at) || session.passkey_at.is_some_and(fresh)) {
+            let e = Error::new(
+                Kind::Unauthenticated,
+                "auth.cli_handoff_stale",
+                format!(
+                    "the hand-off to the CLI follows a fresh sign-in: sign out and sign in \
+                     again (this browser signed in over {window} s ago)"
+                ),
+            );
+            return Err(self
+                .audit_refusal(ctx, Some(&p), "auth.cli_code", "auth/cli", e)
+                .await);
+        }
+        let code = new_secret()?;
         let row = CliCodeRow {
             code_hash: secret_hash(&code),
             user_id: user_id.clone(),

@@ -5,6 +5,7 @@ mod identity;
 mod migrate;
 mod passkeys;
 mod queries;
+mod reviews;
 mod sso;
 mod workload;
 pub mod writer;

@@ -40,6 +40,8 @@ pub struct IdentitySettings {
     pub admin_requires_mfa: bool,
     /// How long a passkey proof covers dangerous actions, seconds.
     pub step_up_secs: i64,
+    /// How often an access review must be completed, days.
+    pub access_review_days: i64,
     /// The dev-mode test clock, when enabled.
     pub test_clock: Option<ManualClock>,
 }
@@ -64,6 +66,7 @@ impl IdentitySettings {
             emergency_secs: (c.emergency_default_secs, c.emergency_max_secs),
             admin_requires_mfa: c.admin_requires_mfa,
             step_up_secs: c.step_up_secs,
+            access_review_days: c.access_review_days,
             test_clock,
         }
     }

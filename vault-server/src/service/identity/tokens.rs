@@ -12,7 +12,11 @@ impl Vault {
         ctx: &Ctx,
         req: CreateServiceToken,
     ) -> Result<CreatedServiceToken> {
-        let p = self.authorize(ctx, Action::SelfService, "tokens").await?;
+        // A token outlives the session that makes it and is exempt from
+        // step-up: making one needs a fresh passkey proof.
+        let p = self
+            .authorize_sensitive(ctx, Action::SelfService, "tokens")
+            .await?;
         let scopes: Vec<Scope> = req.scopes.iter().map(|s| scope(s)).collect::<Result<_>>()?;
         if scopes.is_empty() {
             return Err(Error::bad(

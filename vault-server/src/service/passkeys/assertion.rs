@@ -419,9 +419,11 @@ impl Vault {
                 .refuse_proof(ctx, "auth.login", Some(&who), detail, e)
                 .await);
         };
+        // A recovery code is a second factor proved now: within the step-up
+        // window the session may register a new passkey (the way back in).
         let factors = Factors {
             mfa: Some("recovery_code".into()),
-            passkey_at: None,
+            passkey_at: Some(now),
         };
         let detail = format!("{note} recovery_codes_left={left}");
         self.open_session_as(ctx, &user, "password", factors, detail, move |w| {

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "mfa",
         include_str!("../../../../migrations/sqlite/0008_mfa.sql"),
     ),
+    (
+        9,
+        "access_reviews",
+        include_str!("../../../../migrations/sqlite/0009_access_reviews.sql"),
+    ),
 ];
 
 /// Applies missing migrations, each in its own transaction.
