@@ -24,6 +24,7 @@
 
 pub mod cli;
 pub mod idp;
+pub mod receiver;
 pub mod ua;
 
 use std::io::{BufRead, BufReader};

@@ -7,6 +7,7 @@
 // An inline module makes `mod x;` resolve to `integration/x.rs`.
 mod integration {
     mod access_reviews;
+    mod alerts;
     mod audit;
     mod audit_trust;
     mod browser;

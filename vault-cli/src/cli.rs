@@ -121,6 +121,9 @@ Examples:
     /// Workload identity: CI jobs and pods without a stored token
     #[command(subcommand)]
     Workload(WorkloadCommand),
+    /// Webhook alerts on critical events (signed, retried, logged)
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Print a shell completion script
     #[command(after_long_help = "\
 Examples:
@@ -988,4 +991,58 @@ mod tests {
             Some(vec!["A".to_owned(), "B".to_owned()])
         );
     }
+}
+
+/// `vault alerts ...`.
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Subscribe a receiver to events; prints its signing secret once
+    #[command(after_long_help = "\
+Deliveries are HTTP POSTs signed the Standard Webhooks way: headers
+webhook-id, webhook-timestamp and webhook-signature (v1,<base64
+HMAC-SHA256 of id.timestamp.body> under the whsec_ secret). Failed ones are
+tried again after 10 s, 1 min, 5 min, 30 min and 2 h. See docs/hipaa.md.
+
+Examples:
+  vault alerts add --url https://hooks.example.com/vault \\
+      --events emergency.open,secret.integrity_failure,audit.chain_broken,auth.throttled
+  vault alerts list
+  vault alerts test wh_...
+  vault alerts deliveries wh_...
+  vault alerts remove wh_...")]
+    Add {
+        /// The receiver (https://)
+        #[arg(long)]
+        url: String,
+        /// Events, comma-separated (`vault alerts list` shows them all)
+        #[arg(long, value_delimiter = ',', required = true)]
+        events: Vec<String>,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List subscriptions and every event there is
+    List {
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Remove a subscription (and its delivery log)
+    Remove {
+        /// Subscription id
+        id: String,
+    },
+    /// Show a subscription's delivery log
+    Deliveries {
+        /// Subscription id
+        id: String,
+        /// Output format.
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Send a test event to a subscription's receiver
+    Test {
+        /// Subscription id
+        id: String,
+    },
 }

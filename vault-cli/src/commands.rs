@@ -2,6 +2,7 @@
 //! [`Ctx`] and returns the process exit code.
 
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 pub mod completion;
 pub mod identity;

@@ -127,6 +127,7 @@ fn dispatch(cli: Cli) -> CliResult<u8> {
         Command::Sessions(c) => commands::identity::sessions(c, &ctx),
         Command::Tokens(c) => commands::identity::tokens(c, &ctx),
         Command::Workload(c) => commands::workload::run(c, &ctx),
+        Command::Alerts(c) => commands::alerts::run(c, &ctx),
         Command::Emergency(c) => commands::identity::emergency(c, &ctx),
         Command::Completion { shell } => commands::completion::run(shell),
     }

@@ -52,11 +52,13 @@ use crate::audit::AuditRecord;
 use crate::clock::Timestamp;
 use crate::secret::SecretText;
 
+pub mod alerts;
 pub mod identity;
 pub mod passkeys;
 pub mod reviews;
 pub mod sso;
 pub mod workload;
+pub use alerts::*;
 pub use identity::*;
 pub use passkeys::*;
 pub use reviews::*;

@@ -25,6 +25,7 @@
 //!   construction.
 
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod clock;

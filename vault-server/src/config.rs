@@ -66,6 +66,22 @@ pub struct Config {
     pub workload_identity: WorkloadConfig,
     /// Metrics.
     pub telemetry: TelemetryConfig,
+    /// Webhook alerts on critical events.
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`: where webhook deliveries may go besides public HTTPS
+/// endpoints (OWASP SSRF Prevention Cheat Sheet).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Private networks (CIDR, `10.20.0.0/16`) a receiver may be on, e.g.
+    /// an internal incident-response service. Link-local and cloud
+    /// metadata addresses are refused even inside them.
+    pub allowed_networks: Vec<String>,
+    /// DANGER, for tests and a receiver on the same machine: allow plain
+    /// HTTP to loopback addresses.
+    pub danger_allow_loopback: bool,
 }
 
 /// `[telemetry]`.
@@ -314,7 +330,7 @@ pub enum LogFormat {
     Json,
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "limits",
     "storage",
@@ -325,6 +341,7 @@ const SECTIONS: [&str; 10] = [
     "log",
     "identity",
     "telemetry",
+    "alerts",
 ];
 
 impl Config {
@@ -386,6 +403,16 @@ impl Config {
             && let Err(why) = public_origin(u)
         {
             return Err(ConfigError::Invalid(format!("server.public_url: {why}")));
+        }
+        if let Some(bad_net) = self
+            .alerts
+            .allowed_networks
+            .iter()
+            .find(|n| vault_core::alerts::parse_network(n).is_none())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "alerts.allowed_networks: {bad_net:?} is not a network (10.20.0.0/16)"
+            )));
         }
         if self.limits.max_body_bytes < 1024 {
             return bad("limits.max_body_bytes must be at least 1024");
@@ -666,6 +693,11 @@ pub fn known_keys() -> Vec<String> {
     );
     add(&mut keys, "log", &["level", "format"]);
     add(&mut keys, "telemetry", &["unauthenticated_metrics"]);
+    add(
+        &mut keys,
+        "alerts",
+        &["allowed_networks", "danger_allow_loopback"],
+    );
     keys
 }
 

@@ -2,6 +2,7 @@
 //! middleware, the OpenAPI document and the listener (TLS, limits,
 //! graceful shutdown). Handlers parse names once and call the service.
 
+pub mod alerts;
 pub mod audit;
 pub mod browser;
 pub mod canonical;
@@ -96,6 +97,7 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .merge(workload::routes())
         .merge(passkeys::routes())
         .merge(reviews::routes())
+        .merge(alerts::routes())
         .route_layer(axum::middleware::from_fn(extract::require_credential));
     without_credential.merge(with_credential)
 }

@@ -15,6 +15,7 @@
 //! - [`workload`]: workload identity (CI and cluster JWTs for tokens).
 
 pub mod access;
+pub mod alerts;
 pub mod audit;
 pub mod cache;
 pub mod error;
@@ -108,6 +109,8 @@ pub struct Settings {
     pub sso: sso::SsoSettings,
     /// Workload identity issuers and their configured roles.
     pub workload: crate::config::WorkloadConfig,
+    /// Where webhook deliveries may go.
+    pub alerts: crate::config::AlertsConfig,
 }
 
 impl Settings {
@@ -137,6 +140,7 @@ impl Settings {
             // Secrets are read at start (app.rs), not here.
             sso: sso::SsoSettings::default(),
             workload: c.workload_identity.clone(),
+            alerts: c.alerts.clone(),
         }
     }
 }
@@ -173,6 +177,8 @@ struct Inner {
     workload: workload::WorkloadState,
     /// The passkey relying party.
     passkeys: passkeys::PasskeyState,
+    /// Webhook deliveries.
+    alerts: alerts::AlertState,
 }
 
 impl Vault {
@@ -196,6 +202,7 @@ impl Vault {
         let identity = identity::IdentityState::new(&settings.identity);
         let sso = sso::SsoState::new(&settings.sso).map_err(Error::internal)?;
         let workload = workload::WorkloadState::new(&settings.workload).map_err(Error::internal)?;
+        let alerts = alerts::AlertState::new(&settings.alerts).map_err(Error::internal)?;
         let identity_settings = Arc::new(settings.identity.clone());
         let cache = Arc::new(cache::ReadCache::new(
             store.0.changes(),
@@ -219,6 +226,7 @@ impl Vault {
                 sso,
                 workload,
                 passkeys: passkeys::PasskeyState::default(),
+                alerts,
             }),
         })
     }
@@ -387,6 +395,10 @@ impl Vault {
     }
 
     /// The passkey relying party.
+    pub(crate) fn alert_state(&self) -> &alerts::AlertState {
+        &self.inner.alerts
+    }
+
     pub(crate) fn passkey_state(&self) -> &passkeys::PasskeyState {
         &self.inner.passkeys
     }

@@ -10,6 +10,7 @@
 //! Every write job carries an optional audit entry that the writer chains and
 //! commits in the same transaction as the change (fail closed).
 
+pub mod alerts;
 pub mod identity;
 pub mod passkeys;
 pub mod reviews;
@@ -429,6 +430,7 @@ pub trait Reader:
     + workload::WorkloadReader
     + passkeys::PasskeyReader
     + reviews::ReviewReader
+    + alerts::AlertReader
 {
     /// The seal configuration, once initialized.
     fn seal_config(&self) -> Result<Option<SealConfigRow>, StoreError>;
@@ -514,6 +516,7 @@ pub trait Writer:
     + workload::WorkloadWriter
     + passkeys::PasskeyWriter
     + reviews::ReviewWriter
+    + alerts::AlertWriter
 {
     /// Stores the seal configuration (replaces it on root rotation).
     fn put_seal_config(&mut self, row: &SealConfigRow) -> Result<(), StoreError>;

@@ -82,6 +82,25 @@ impl AuditSigningKey {
         HeadMacKey(key)
     }
 
+    /// The HMAC key of one webhook subscription (Standard Webhooks
+    /// `whsec_` secret), derived from this key's seed and the
+    /// subscription's id: nothing to store, and a new id is a new key.
+    pub fn webhook_secret(&self, subscription_id: &str) -> Zeroizing<[u8; 32]> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        let len = u32::try_from(subscription_id.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes();
+        key.copy_from_slice(&hmac_sha256(
+            self.0.as_bytes(),
+            &[
+                b"vault/v1/webhook-secret\0",
+                &len,
+                subscription_id.as_bytes(),
+            ],
+        ));
+        key
+    }
+
     /// The key of the secret head MACs, derived from this key's seed.
     pub fn secret_head_key(&self) -> SecretHeadKey {
         let mut key = Zeroizing::new([0u8; 32]);

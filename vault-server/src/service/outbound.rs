@@ -1,6 +1,7 @@
 //! The guarded HTTP client for every call the server makes out: to OIDC
-//! identity providers (discovery, JWKS, token, userinfo) and to workload
-//! identity issuers (discovery, JWKS). Every call has a 10-second deadline
+//! identity providers (discovery, JWKS, token, userinfo), to workload
+//! identity issuers (discovery, JWKS), and to webhook receivers (alerts,
+//! under their own address policy). Every call has a 10-second deadline
 //! and a 1 MiB answer cap, follows no redirect, and connects only to addresses
 //! [`vault_core::sso::outbound_allowed`] permits: never link-local or cloud
 //! metadata addresses, private ranges only when the issuer itself is on one
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use vault_core::alerts::WebhookPolicy;
 use vault_core::sso::{is_private, outbound_allowed};
 
 /// How long a discovery document or key set is trusted before it is
@@ -54,44 +56,81 @@ pub enum OutboundError {
     Transport(String),
 }
 
-/// A client bound to one issuer: `issuer_private` records whether the
-/// issuer's own host is loopback or private (then the provider's other
-/// endpoints may be too).
+/// What a client may connect to.
+#[derive(Clone)]
+enum Reach {
+    /// An IdP or issuer: `private` records whether the issuer's own host is
+    /// loopback or private (then the provider's other endpoints may be too).
+    Issuer {
+        host: String,
+        private: Arc<AtomicBool>,
+    },
+    /// Webhook receivers: the operator's policy ([`WebhookPolicy`]).
+    Webhooks(Arc<WebhookPolicy>),
+}
+
+impl Reach {
+    /// Whether `host` (as named in the URL) may be reached at `ip`.
+    fn allows(&self, host: &str, ip: IpAddr) -> bool {
+        match self {
+            Reach::Issuer {
+                host: issuer,
+                private,
+            } => {
+                let allow_private =
+                    host.eq_ignore_ascii_case(issuer) || private.load(Ordering::Relaxed);
+                outbound_allowed(ip, allow_private)
+            }
+            Reach::Webhooks(policy) => policy.allows(ip),
+        }
+    }
+}
+
+/// A client bound to one issuer, or to the webhook policy.
 #[derive(Clone)]
 pub struct GuardedHttp {
     client: reqwest::Client,
-    issuer_host: String,
-    issuer_private: Arc<AtomicBool>,
+    reach: Reach,
 }
 
 impl std::fmt::Debug for GuardedHttp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match &self.reach {
+            Reach::Issuer { host, .. } => host.as_str(),
+            Reach::Webhooks(_) => "webhooks",
+        };
         f.debug_struct("GuardedHttp")
-            .field("issuer_host", &self.issuer_host)
+            .field("reach", &what)
             .finish_non_exhaustive()
     }
 }
 
+/// Resolves once and hands reqwest only the addresses that passed, so the
+/// connection is made to a checked address (no second lookup to rebind).
 struct GuardedResolver {
-    issuer_host: String,
-    issuer_private: Arc<AtomicBool>,
+    reach: Reach,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
-        let is_issuer = host.eq_ignore_ascii_case(&self.issuer_host);
-        let flag = self.issuer_private.clone();
+        let reach = self.reach.clone();
         Box::pin(async move {
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if is_issuer && !found.is_empty() && found.iter().all(|a| is_private(a.ip())) {
-                flag.store(true, Ordering::Relaxed);
+            if let Reach::Issuer {
+                host: issuer,
+                private,
+            } = &reach
+                && host.eq_ignore_ascii_case(issuer)
+                && !found.is_empty()
+                && found.iter().all(|a| is_private(a.ip()))
+            {
+                private.store(true, Ordering::Relaxed);
             }
-            let allow_private = is_issuer || flag.load(Ordering::Relaxed);
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
-                .filter(|a| outbound_allowed(a.ip(), allow_private))
+                .filter(|a| reach.allows(&host, a.ip()))
                 .collect();
             if allowed.is_empty() {
                 return Err(Box::new(OutboundError::Refused(host)) as Box<_>);
@@ -119,7 +158,19 @@ impl GuardedHttp {
             .to_owned();
         let literal_private = issuer_host.parse::<IpAddr>().is_ok_and(is_private)
             || issuer_host.eq_ignore_ascii_case("localhost");
-        let issuer_private = Arc::new(AtomicBool::new(literal_private));
+        let reach = Reach::Issuer {
+            host: issuer_host,
+            private: Arc::new(AtomicBool::new(literal_private)),
+        };
+        Self::build(reach, ca_pem)
+    }
+
+    /// A client for webhook deliveries under `policy`.
+    pub fn for_webhooks(policy: WebhookPolicy) -> Result<Self, String> {
+        Self::build(Reach::Webhooks(Arc::new(policy)), None)
+    }
+
+    fn build(reach: Reach, ca_pem: Option<&[u8]>) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder();
         if let Some(pem) = ca_pem {
             let certs =
@@ -139,17 +190,12 @@ impl GuardedHttp {
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
             .dns_resolver(Arc::new(GuardedResolver {
-                issuer_host: issuer_host.clone(),
-                issuer_private: issuer_private.clone(),
+                reach: reach.clone(),
             }))
             .user_agent(concat!("vault-server/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Self {
-            client,
-            issuer_host,
-            issuer_private,
-        })
+        Ok(Self { client, reach })
     }
 
     /// One request: address checks, deadline, size cap, no redirects.
@@ -159,12 +205,10 @@ impl GuardedHttp {
         let host = url.host_str().unwrap_or_default();
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         // The resolver is not asked about address literals: check them here.
-        if let Ok(ip) = bare.parse::<IpAddr>() {
-            let allow_private =
-                bare == self.issuer_host || self.issuer_private.load(Ordering::Relaxed);
-            if !outbound_allowed(ip, allow_private) {
-                return Err(OutboundError::Refused(bare.to_owned()));
-            }
+        if let Ok(ip) = bare.parse::<IpAddr>()
+            && !self.reach.allows(bare, ip)
+        {
+            return Err(OutboundError::Refused(bare.to_owned()));
         }
         let req = reqwest::Request::try_from(request)
             .map_err(|e| OutboundError::Transport(format!("request: {e}")))?;

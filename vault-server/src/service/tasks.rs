@@ -1,5 +1,6 @@
 //! Periodic background work: audit checkpoints, audit retention, trash
-//! purge, automatic KEK rotation by age, removal of ended sessions. Each
+//! purge, automatic KEK rotation by age, removal of ended sessions, webhook
+//! alerts. Each
 //! runs only while unsealed (retention and purge do not need keys but wait
 //! with the rest) and stops at shutdown.
 
@@ -25,6 +26,9 @@ pub struct Intervals {
     /// Removal of ended sessions (hourly; not configurable: it changes no
     /// outcome, only how long dead rows stay).
     pub sessions: Duration,
+    /// Webhook alerts: new events into deliveries, due deliveries sent
+    /// (every second: an alert is only useful soon).
+    pub alerts: Duration,
 }
 
 impl Intervals {
@@ -36,6 +40,7 @@ impl Intervals {
             purge: Duration::from_secs(c.secrets.purge_interval_secs),
             rotation: Duration::from_secs(c.keys.rotation_check_interval_secs),
             sessions: Duration::from_secs(3600),
+            alerts: Duration::from_secs(1),
         }
     }
 }
@@ -70,6 +75,9 @@ pub fn spawn_all(vault: &Vault, iv: Intervals, stop: watch::Receiver<bool>) {
         "session prune",
         |v| async move { v.prune_sessions().await.map(|_| ()) },
     );
+    spawn_every(vault, iv.alerts, stop.clone(), "alerts", |v| async move {
+        v.alerts_tick().await
+    });
     spawn_every(vault, iv.rotation, stop, "rotation check", |v| async move {
         v.rotation_sweep().await
     });

@@ -1,6 +1,7 @@
 //! The SQLite backend: WAL, one writer thread doing group commit, and a small
 //! pool of reader connections used from blocking threads.
 
+mod alerts;
 mod identity;
 mod migrate;
 mod passkeys;

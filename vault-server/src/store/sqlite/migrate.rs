@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "access_reviews",
         include_str!("../../../../migrations/sqlite/0009_access_reviews.sql"),
     ),
+    (
+        10,
+        "alerts",
+        include_str!("../../../../migrations/sqlite/0010_alerts.sql"),
+    ),
 ];
 
 /// Applies missing migrations, each in its own transaction.
