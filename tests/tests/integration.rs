@@ -18,6 +18,7 @@ mod integration {
     mod cli_identity;
     mod cli_run;
     mod cli_secrets;
+    mod compliance;
     mod concurrency;
     mod connections;
     mod failclosed;

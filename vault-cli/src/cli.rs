@@ -124,6 +124,9 @@ Examples:
     /// Webhook alerts on critical events (signed, retried, logged)
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// HIPAA evidence: the signed compliance report, checked offline
+    #[command(subcommand)]
+    Compliance(ComplianceCommand),
     /// Print a shell completion script
     #[command(after_long_help = "\
 Examples:
@@ -1044,5 +1047,47 @@ Examples:
     Test {
         /// Subscription id
         id: String,
+    },
+}
+
+/// `vault compliance ...`.
+#[derive(Debug, Subcommand)]
+pub enum ComplianceCommand {
+    /// The signed HIPAA Security Rule report for a period (docs/hipaa.md)
+    #[command(after_long_help = "\
+One line per safeguard of 45 CFR 164.308, 164.310, 164.312 and 164.316
+with its status (met / needs attention / not met / not applicable), the
+evidence behind it and the audit records that support it. The audit chain
+is verified as part of it. The file is signed with the vault's audit key.
+
+Examples:
+  vault compliance report -o report.html                     # last 90 days
+  vault compliance report --from 2026-01-01 --to 2026-04-01 --format md -o q1.md
+  vault compliance report --format json | jq '.report.summary'")]
+    Report {
+        /// Start (RFC 3339 or YYYY-MM-DD; default: 90 days before --to)
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// End, exclusive (default: now)
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// html (one self-contained page to open and print), json or md
+        #[arg(long, value_parser = ["html", "json", "md"], default_value = "html")]
+        format: String,
+        /// Write to FILE instead of standard output
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Check a report file's signature offline: was it edited?
+    #[command(after_long_help = "\
+Examples:
+  vault audit verify --print-public-key > vault.pub     # once, from the server
+  vault compliance verify report.html --public-key vault.pub")]
+    Verify {
+        /// The report file (html, md or json)
+        file: std::path::PathBuf,
+        /// The audit public key: base64, or a file holding it
+        #[arg(long, value_name = "KEY")]
+        public_key: String,
     },
 }

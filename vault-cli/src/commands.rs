@@ -5,6 +5,7 @@ pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod completion;
+pub mod compliance;
 pub mod identity;
 pub mod keys;
 pub mod operator;

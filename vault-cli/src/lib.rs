@@ -128,6 +128,7 @@ fn dispatch(cli: Cli) -> CliResult<u8> {
         Command::Tokens(c) => commands::identity::tokens(c, &ctx),
         Command::Workload(c) => commands::workload::run(c, &ctx),
         Command::Alerts(c) => commands::alerts::run(c, &ctx),
+        Command::Compliance(c) => commands::compliance::run(c, &ctx),
         Command::Emergency(c) => commands::identity::emergency(c, &ctx),
         Command::Completion { shell } => commands::completion::run(shell),
     }

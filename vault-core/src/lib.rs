@@ -29,6 +29,7 @@ pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod clock;
+pub mod compliance;
 pub mod crypto;
 pub mod identity;
 pub mod names;

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod audit;
 pub mod browser;
 pub mod canonical;
+pub mod compliance;
 pub mod conn;
 pub mod error;
 pub mod extract;
@@ -98,6 +99,7 @@ pub fn routes() -> OpenApiRouter<Vault> {
         .merge(passkeys::routes())
         .merge(reviews::routes())
         .merge(alerts::routes())
+        .merge(compliance::routes())
         .route_layer(axum::middleware::from_fn(extract::require_credential));
     without_credential.merge(with_credential)
 }

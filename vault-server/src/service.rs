@@ -18,6 +18,7 @@ pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod cache;
+pub mod compliance;
 pub mod error;
 pub mod identity;
 pub mod keys;
@@ -111,6 +112,15 @@ pub struct Settings {
     pub workload: crate::config::WorkloadConfig,
     /// Where webhook deliveries may go.
     pub alerts: crate::config::AlertsConfig,
+    /// The TLS certificate served (`None`: plain HTTP), for the compliance
+    /// report.
+    pub tls_cert: Option<PathBuf>,
+    /// HSTS max-age, seconds.
+    pub hsts_max_age_secs: u64,
+    /// `audit.retention_days` (0: forever).
+    pub audit_retention_days: u32,
+    /// `emergency_max_secs`.
+    pub emergency_max_secs: i64,
 }
 
 impl Settings {
@@ -141,6 +151,10 @@ impl Settings {
             sso: sso::SsoSettings::default(),
             workload: c.workload_identity.clone(),
             alerts: c.alerts.clone(),
+            tls_cert: c.server.tls_cert.clone(),
+            hsts_max_age_secs: c.server.hsts_max_age_secs,
+            audit_retention_days: c.audit.retention_days,
+            emergency_max_secs: c.identity.emergency_max_secs,
         }
     }
 }

@@ -641,6 +641,14 @@ fn every_route_has_a_declared_action_an_allow_and_a_deny_case() {
         ),
         case(
             "GET",
+            "/v1/compliance/report",
+            "/v1/compliance/report?format=json",
+            e.clone(),
+            Carol,
+            Some(Nobody),
+        ),
+        case(
+            "GET",
             "/v1/alerts",
             "/v1/alerts",
             e.clone(),

@@ -52,6 +52,15 @@ impl AuditSigningKey {
         self.verifying_key().key_id()
     }
 
+    /// Signs a compliance report's content hash (see
+    /// [`crate::compliance::signed_message`]); base64.
+    pub fn sign_report(&self, content_sha256: &[u8; 32]) -> String {
+        let sig = self
+            .0
+            .sign(&crate::compliance::signed_message(content_sha256));
+        BASE64.encode(sig.to_bytes())
+    }
+
     /// Signs `head` (the state after record `head.seq`) at `time`.
     ///
     /// Sign only a head the server built itself or has just verified: a
@@ -276,6 +285,20 @@ impl AuditVerifyingKey {
     /// Short fingerprint (16 hex digits), as in `docs/audit.md`.
     pub fn key_id(&self) -> String {
         encoding::key_id(self.0.as_bytes())
+    }
+
+    /// Whether `signature` (base64) signs a compliance report whose
+    /// content hash is `content_sha256`.
+    pub fn verify_report(&self, content_sha256: &[u8; 32], signature: &str) -> bool {
+        let Ok(bytes) = BASE64.decode(signature.trim()) else {
+            return false;
+        };
+        let Ok(sig) = Signature::from_slice(&bytes) else {
+            return false;
+        };
+        self.0
+            .verify_strict(&crate::compliance::signed_message(content_sha256), &sig)
+            .is_ok()
     }
 }
 

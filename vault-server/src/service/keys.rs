@@ -74,7 +74,7 @@ pub fn new_kek_row(
     })
 }
 
-fn status_rows(
+pub(crate) fn status_rows(
     r: &dyn Reader,
     project: &str,
     project_id: i64,

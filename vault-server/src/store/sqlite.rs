@@ -88,9 +88,17 @@ fn reader_loop(conn: &Connection, rx: &Mutex<std::sync::mpsc::Receiver<ReadWork>
             Err(_) => return,
         };
         let Ok(job) = job else { return };
+        // One snapshot per job: a job that reads several tables (the audit
+        // records and the head MAC, a user and their bindings) sees them as
+        // of one commit, never half of a write that lands in between.
+        let began = conn.execute_batch("BEGIN DEFERRED").is_ok();
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             job(Ok(&Sql(conn)));
         }));
+        if began && let Err(e) = conn.execute_batch("COMMIT") {
+            tracing::warn!(error = %e, "ending a read transaction failed");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
         if caught.is_err() {
             tracing::error!("a read job panicked");
         }
