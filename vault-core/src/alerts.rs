@@ -62,20 +62,46 @@ pub fn is_event(name: &str) -> bool {
     EVENTS.iter().any(|(n, _)| *n == name)
 }
 
+/// Whether a record reports a ciphertext that failed its integrity check.
+/// Details are matched exactly where the server wrote only a code, and by
+/// the server's own phrasing otherwise: free text (a passkey's name, an
+/// emergency reason, an IdP's groups) can never raise an event.
+pub fn is_integrity_failure(r: &AuditRecord) -> bool {
+    r.detail.as_deref() == Some("secret.integrity_error") || r.action == "keys.integrity_failure"
+}
+
+/// Whether a record reports a broken audit chain.
+pub fn is_chain_broken(r: &AuditRecord) -> bool {
+    r.detail.as_deref() == Some("audit.chain_broken")
+}
+
+/// Whether a record is a login attempt that was throttled (or that made
+/// the account or address wait).
+pub fn is_throttled(r: &AuditRecord) -> bool {
+    let d = r.detail.as_deref().unwrap_or_default();
+    matches!(
+        r.action.as_str(),
+        "auth.login" | "auth.step_up" | "user.password_change"
+    ) && (d.starts_with("auth.throttled")
+        || d.starts_with("auth.invalid_credentials; auth.throttled:")
+        || d.ends_with(" auth.throttled")
+        || d == "auth.throttled")
+}
+
+/// Whether a record is a passkey answer whose sign counter went backwards.
+pub fn is_cloned_authenticator(r: &AuditRecord) -> bool {
+    matches!(r.action.as_str(), "auth.login" | "auth.step_up")
+        && r.detail
+            .as_deref()
+            .is_some_and(|d| d.ends_with(" reason=possible_cloned_authenticator"))
+}
+
 /// The events an audit record is (usually none).
 pub fn events_of(r: &AuditRecord) -> Vec<&'static str> {
     // Alerts' own records (a subscription's URL and events) are no event.
     if r.action.starts_with("alert.") && r.action != "alert.test" {
         return Vec::new();
     }
-    let detail = r.detail.as_deref().unwrap_or_default();
-    // Codes appear in details as words of their own (`auth.throttled: ...`,
-    // `...; auth.throttled`), never inside a longer word.
-    let words: Vec<&str> = detail
-        .split(|c: char| c == ';' || c == ':' || c.is_whitespace())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let has = |code: &str| words.contains(&code);
     let ok = r.outcome == Outcome::Success;
     let mut out = Vec::new();
     let mut when = |cond: bool, name: &'static str| {
@@ -84,13 +110,10 @@ pub fn events_of(r: &AuditRecord) -> Vec<&'static str> {
         }
     };
     when(ok && r.action == "emergency.open", "emergency.open");
-    when(has("secret.integrity_error"), "secret.integrity_failure");
-    when(has("audit.chain_broken"), "audit.chain_broken");
-    when(has("auth.throttled"), "auth.throttled");
-    when(
-        has("reason=possible_cloned_authenticator"),
-        "auth.cloned_authenticator",
-    );
+    when(is_integrity_failure(r), "secret.integrity_failure");
+    when(is_chain_broken(r), "audit.chain_broken");
+    when(is_throttled(r), "auth.throttled");
+    when(is_cloned_authenticator(r), "auth.cloned_authenticator");
     when(!ok && r.action == "sys.unseal", "sys.unseal_failed");
     when(ok && r.action == "sys.seal", "sys.seal");
     when(ok && r.action == "sys.rotate_root", "sys.rotate_root");

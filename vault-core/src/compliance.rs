@@ -153,6 +153,8 @@ pub struct EmergencyFact {
     pub revoked_at: Option<Timestamp>,
     /// Successful reads under it.
     pub reads: u64,
+    /// What was read under it (`project/env/NAME`, at most 20).
+    pub read: Vec<String>,
 }
 
 /// A KEK version.
@@ -227,7 +229,8 @@ pub struct Facts {
     pub key_change_seqs: Vec<u64>,
     /// Integrity failures in the period.
     pub integrity_seqs: Vec<u64>,
-    /// Audit chain verification: ok, records, checkpoints, problem.
+    /// Audit chain verification over the period: ok, records, checkpoints,
+    /// problem.
     pub chain: (bool, u64, u64, Option<String>),
     /// Retention, days (0: forever).
     pub retention_days: u32,
@@ -676,7 +679,7 @@ pub fn lines(f: &Facts) -> Vec<Line> {
             )];
             for g in f.emergency.iter().take(20) {
                 e.push(format!(
-                    "{}: \"{}\", {} to {}{}, {} read(s) under it",
+                    "{}: \"{}\", {} to {}{}, {} read(s) under it{}",
                     g.holder,
                     g.reason,
                     g.opened_at.to_rfc3339(),
@@ -684,7 +687,12 @@ pub fn lines(f: &Facts) -> Vec<Line> {
                     g.revoked_at
                         .map(|t| format!(" (ended early {})", t.to_rfc3339()))
                         .unwrap_or_default(),
-                    g.reads
+                    g.reads,
+                    if g.read.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", list(&g.read, 20))
+                    }
                 ));
             }
             e
@@ -811,7 +819,8 @@ pub fn lines(f: &Facts) -> Vec<Line> {
         vec![
             if chain_ok {
                 format!(
-                    "the audit chain verifies: {} record(s), {} signed checkpoint(s)",
+                    "the audit chain verifies over the period: {} record(s), {} signed \
+                     checkpoint(s) (earlier records and archives: `vault audit verify`)",
                     f.chain.1, f.chain.2
                 )
             } else {
@@ -1082,6 +1091,7 @@ pub const SIGNATURE_MARK: &str = "<!-- vault-report-signature ";
 
 /// The signature block of a report file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReportSignature {
     /// `ed25519`.
     pub algorithm: String,
@@ -1124,15 +1134,21 @@ pub fn signature_line(sig: &ReportSignature) -> String {
     )
 }
 
-/// Splits a signed report file into its content and signature block.
+/// Splits a signed report file into its content and signature block. The
+/// file must end with exactly the line [`signature_line`] writes for that
+/// block (nothing after it, no other field, no other spelling), so nothing
+/// outside the signed content can change what a reader sees.
 pub fn split_signed(file: &[u8]) -> Option<(&[u8], ReportSignature)> {
     let mark = SIGNATURE_MARK.as_bytes();
     let at = file.windows(mark.len()).rposition(|w| w == mark)?;
     // The content ends before the newline that opens the signature line.
     let content_end = at.checked_sub(1).filter(|i| file[*i] == b'\n')?;
     let rest = std::str::from_utf8(&file[at + mark.len()..]).ok()?;
-    let json = rest.trim_end().strip_suffix("-->")?.trim();
+    let json = rest.strip_suffix(" -->\n")?;
     let sig: ReportSignature = serde_json::from_str(json).ok()?;
+    if signature_line(&sig).as_bytes() != &file[content_end..] {
+        return None;
+    }
     Some((&file[..content_end], sig))
 }
 
@@ -1165,13 +1181,25 @@ pub fn verify_file(
     file: &[u8],
     key: &crate::audit::AuditVerifyingKey,
 ) -> Result<ReportSignature, VerifyError> {
+    // A JSON report must be exactly what the server wrote: `{"report",
+    // "signature"}` and nothing else, in the server's own serialization.
     let json = serde_json::from_slice::<serde_json::Value>(file)
         .ok()
         .and_then(|v| {
-            let report = v.get("report")?.clone();
-            let sig: ReportSignature = serde_json::from_value(v.get("signature")?.clone()).ok()?;
+            let obj = v.as_object()?;
+            if obj.len() != 2 {
+                return None;
+            }
+            let report = obj.get("report")?.clone();
+            let sig: ReportSignature =
+                serde_json::from_value(obj.get("signature")?.clone()).ok()?;
+            let again = serde_json::to_vec_pretty(&v).ok()?;
+            (again == file).then_some(())?;
             Some((serde_json::to_vec(&report).ok()?, sig))
         });
+    if json.is_none() && file.first() == Some(&b'{') {
+        return Err(VerifyError::NoSignature);
+    }
     let (content, sig) = match json {
         Some((c, s)) => (c, s),
         None => {
@@ -1179,6 +1207,9 @@ pub fn verify_file(
             (c.to_vec(), s)
         }
     };
+    if sig.algorithm != "ed25519" {
+        return Err(VerifyError::BadSignature);
+    }
     if sig.key_id != key.key_id() {
         return Err(VerifyError::WrongKey {
             file: sig.key_id,
@@ -1294,6 +1325,15 @@ mod tests {
         let mut file = body.clone();
         file.extend_from_slice(signature_line(&sig).as_bytes());
         assert!(verify_file(&file, &public).is_ok());
+        // Markup smuggled into the signature line, or after it: refused.
+        let text = String::from_utf8(file.clone()).unwrap();
+        let smuggled = text.replace(
+            "\"algorithm\":\"ed25519\"",
+            "\"algorithm\":\"ed25519\",\"x\":\"--><h1>all met</h1><!--\"",
+        );
+        assert!(verify_file(smuggled.as_bytes(), &public).is_err());
+        let appended = format!("{text}<h1>all met</h1>");
+        assert!(verify_file(appended.as_bytes(), &public).is_err());
         let edited = String::from_utf8(file.clone())
             .unwrap()
             .replace("met", "ok!");
@@ -1322,6 +1362,10 @@ mod tests {
             serde_json::to_vec_pretty(&serde_json::json!({"report": report, "signature": sig}))
                 .unwrap();
         assert!(verify_file(&file, &public).is_ok());
+        // Another member beside the two: refused.
+        let mut extra: serde_json::Value = serde_json::from_slice(&file).unwrap();
+        extra["note"] = serde_json::json!("<h1>all met</h1>");
+        assert!(verify_file(&serde_json::to_vec_pretty(&extra).unwrap(), &public).is_err());
         let tampered = String::from_utf8(file)
             .unwrap()
             .replace("\"met\"", "\"not_met\"");

@@ -460,6 +460,12 @@ impl Config {
                  secrets mount)",
             );
         }
+        if self.alerts.danger_allow_loopback && !self.server.dev {
+            return bad(
+                "alerts.danger_allow_loopback is for dev mode and tests: a real receiver is an \
+                 https:// URL (put an internal one's network in alerts.allowed_networks)",
+            );
+        }
         if self.keys.rewrap_batch == 0 {
             return bad("keys.rewrap_batch must be at least 1");
         }

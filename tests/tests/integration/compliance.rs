@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::identity_kit::{PW, grant, login, login_resp, member, server, user};
+use super::passkeys_mfa::register;
 
 fn line<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["report"]["lines"]
@@ -35,9 +36,14 @@ fn the_report_states_each_safeguard_from_the_history() {
     root.setup("tmp", "dev");
     let secret = "/v1/projects/payments/environments/prod/secrets/DB_PASSWORD";
     assert!(root.put(secret, json!({ "value": "s3cret-v1" })).status < 300);
-    // Users: an admin without a second factor, a reader, a break-glass holder.
+    // Users: an admin with a passkey, one without a second factor, a
+    // reader, a break-glass holder.
     user(&root, "ops");
     grant(&root, "ops", "admin", "*");
+    user(&root, "ana");
+    grant(&root, "ana", "admin", "*");
+    let mut key = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    register(&s, &login(&s, "ana"), &mut key, "laptop");
     let reader = member(&s, "rita", "reader", "payments/*");
     assert_eq!(reader.get(secret).status, 200);
     let doc = member(&s, "drew", "break-glass", "*");
@@ -108,13 +114,19 @@ fn the_report_states_each_safeguard_from_the_history() {
     assert_eq!(status("164.312(b)"), "needs_attention");
     assert!(evidence(line(&report, "164.312(b)")).contains("the audit chain verifies"));
     assert!(evidence(line(&report, "164.312(b)")).contains("6 years"));
-    // An admin without a second factor.
+    // An admin without a second factor; one with.
     assert_eq!(status("164.312(d)"), "needs_attention");
-    assert!(evidence(line(&report, "164.312(d)")).contains("ops"));
+    let auth = evidence(line(&report, "164.312(d)"));
+    assert!(auth.contains("without a second factor: ops"), "{auth}");
+    assert!(
+        auth.contains("1 of 3 active user(s) have a passkey"),
+        "{auth}"
+    );
     // The emergency grant with its reason and the read under it.
     let em = evidence(line(&report, "164.312(a)(2)(ii)"));
     assert!(
-        em.contains("patient in ER") && em.contains("1 read(s)"),
+        em.contains("patient in ER")
+            && em.contains("1 read(s) under it: payments/prod/DB_PASSWORD"),
         "{em}"
     );
     assert!(

@@ -19,13 +19,13 @@ use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, 
 use super::identity_kit::{PW, advance, grant, login, login_resp, refused, server, user};
 
 /// The relying party's origin: the dev server's port on `localhost`.
-fn origin(s: &Server) -> Url {
+pub(super) fn origin(s: &Server) -> Url {
     let port = s.addr.rsplit(':').next().unwrap_or_default();
     Url::parse(&format!("http://localhost:{port}")).unwrap()
 }
 
 /// Registers a passkey for the session `c` with `key`; the answer.
-fn register(s: &Server, c: &Client, key: &mut SoftPasskey, name: &str) -> Value {
+pub(super) fn register(s: &Server, c: &Client, key: &mut SoftPasskey, name: &str) -> Value {
     let start = c.post("/v1/auth/passkeys/register/start", json!({ "name": name }));
     assert_eq!(start.status, 200, "{start:?}");
     let mut options = start.json["options"].clone();
@@ -44,7 +44,7 @@ fn register(s: &Server, c: &Client, key: &mut SoftPasskey, name: &str) -> Value 
 }
 
 /// A password login that must ask for the second factor: its challenge.
-fn challenge(s: &Server, name: &str) -> (String, RequestChallengeResponse) {
+pub(super) fn challenge(s: &Server, name: &str) -> (String, RequestChallengeResponse) {
     let r = login_resp(s, name, PW);
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json["mfa_required"], true, "{r:?}");
@@ -56,18 +56,18 @@ fn challenge(s: &Server, name: &str) -> (String, RequestChallengeResponse) {
     )
 }
 
-fn answer(s: &Server, key: &mut SoftPasskey, rcr: RequestChallengeResponse) -> Value {
+pub(super) fn answer(s: &Server, key: &mut SoftPasskey, rcr: RequestChallengeResponse) -> Value {
     json!(key.do_authentication(origin(s), rcr).expect("assertion"))
 }
 
-fn finish(s: &Server, ceremony: &str, credential: &Value) -> vault_tests::Resp {
+pub(super) fn finish(s: &Server, ceremony: &str, credential: &Value) -> vault_tests::Resp {
     s.anonymous().post(
         "/v1/auth/passkeys/login/finish",
         json!({ "ceremony_id": ceremony, "credential": credential }),
     )
 }
 
-fn session(s: &Server, r: &vault_tests::Resp) -> Client {
+pub(super) fn session(s: &Server, r: &vault_tests::Resp) -> Client {
     assert_eq!(r.status, 200, "{r:?}");
     s.anonymous().with_token(r.json["token"].as_str())
 }
@@ -161,6 +161,34 @@ fn a_passkey_is_the_second_factor_and_its_answers_are_checked() {
     let other_rp = key.perform_auth(origin(&s), pk, 10_000).unwrap();
     let r = finish(&s, &c6, &json!(other_rp));
     assert!(r.text.contains("wrong_rp_id"), "{r:?}");
+
+    // A deleted passkey: its answer (made while it was registered) finds
+    // nothing.
+    let (cd, od) = challenge(&s, "alice");
+    let ad = answer(&s, &mut spare, od);
+    let fresh = session(&s, &{
+        let (c, o) = challenge(&s, "alice");
+        let a = answer(&s, &mut key, o);
+        finish(&s, &c, &a)
+    });
+    let spare_id = fresh.get("/v1/auth/passkeys").json["passkeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "spare")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        fresh
+            .delete(&format!("/v1/auth/passkeys/{spare_id}"))
+            .status,
+        204
+    );
+    let gone = finish(&s, &cd, &ad);
+    refused(&gone, 401, "passkey.refused");
+    assert!(gone.text.contains("not registered here"), "{gone:?}");
 
     // Bob's passkey answering Alice's challenge.
     let bob_pw = login(&s, "bob");

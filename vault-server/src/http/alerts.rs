@@ -14,7 +14,7 @@ use super::extract::{ApiJson, ApiPath, Caller};
 use super::params::IdPath;
 use crate::service::Vault;
 
-/// The alert routes (`audit.read`).
+/// The alert routes (`audit.read` to look, `users.manage` to change).
 pub fn routes() -> OpenApiRouter<Vault> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
@@ -49,7 +49,7 @@ pub async fn list(
     responses(
         (status = 201, description = "The subscription and its signing secret (shown once)", body = CreatedAlert)
     ),
-    extensions(("x-vault-action" = json!("audit.read")))
+    extensions(("x-vault-action" = json!("users.manage")))
 )]
 pub async fn create(
     State(v): State<Vault>,
@@ -71,7 +71,7 @@ pub async fn create(
     responses(
         (status = 204, description = "Deleted, with its delivery log")
     ),
-    extensions(("x-vault-action" = json!("audit.read")))
+    extensions(("x-vault-action" = json!("users.manage")))
 )]
 pub async fn delete(
     State(v): State<Vault>,
@@ -112,7 +112,7 @@ pub async fn deliveries(
     responses(
         (status = 202, description = "An alert.test event is recorded; it is delivered within seconds")
     ),
-    extensions(("x-vault-action" = json!("audit.read")))
+    extensions(("x-vault-action" = json!("users.manage")))
 )]
 pub async fn test(
     State(v): State<Vault>,

@@ -228,6 +228,10 @@ pub fn permission_of_audit_action(action: &str) -> Option<Permission> {
     if let Some(a) = Action::ALL.iter().find(|a| a.as_str() == action) {
         return a.permission();
     }
+    // Changing one's own password is self-service, no use of a role.
+    if action == "user.password_change" {
+        return None;
+    }
     let family = action.split('.').next().unwrap_or_default();
     Some(match family {
         "user" | "role" | "binding" | "access_review" | "workload_role" | "sso" => {

@@ -9,7 +9,8 @@ mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use vault_core::audit::{AuditRecord, Outcome};
+use vault_core::alerts::{is_integrity_failure, is_throttled};
+use vault_core::audit::{AuditRecord, ChainHash, ChainHead, Checkpoint, Outcome, verify};
 use vault_core::clock::Timestamp;
 use vault_core::compliance::{
     EmergencyFact, Facts, KekFact, OffboardFact, Report, ReportSignature, UserFact, charts,
@@ -33,18 +34,19 @@ pub struct SignedReport {
     pub format: Format,
 }
 
-fn has_word(detail: Option<&str>, word: &str) -> bool {
-    detail.is_some_and(|d| {
-        d.split(|c: char| c == ';' || c == ':' || c.is_whitespace())
-            .any(|w| w == word)
-    })
+/// The chain check over the period so far.
+#[derive(Default)]
+struct ChainState {
+    records: u64,
+    checkpoints: u64,
+    problem: Option<String>,
 }
 
 /// What one pass over the period's records adds up.
 #[derive(Default)]
 struct Tally {
     facts: Facts,
-    emergency_reads: BTreeMap<String, u64>,
+    emergency_reads: BTreeMap<String, (u64, BTreeSet<String>)>,
     offboards: Vec<(String, String, Timestamp, u64)>,
 }
 
@@ -64,7 +66,11 @@ impl Tally {
         if ok && action == "secret.read" {
             *f.reads_by_principal.entry(r.actor.clone()).or_default() += 1;
             if detail.is_some_and(|d| d.starts_with("under emergency access")) {
-                *self.emergency_reads.entry(r.actor.clone()).or_default() += 1;
+                let e = self.emergency_reads.entry(r.actor.clone()).or_default();
+                e.0 += 1;
+                if e.1.len() < 20 {
+                    e.1.insert(r.resource.clone());
+                }
             }
         }
         if action == "auth.login" && r.outcome == Outcome::Denied {
@@ -74,7 +80,7 @@ impl Tally {
                 f.failed_seqs.push(r.seq);
             }
         }
-        if has_word(detail, "auth.throttled") {
+        if is_throttled(r) {
             f.throttled += 1;
         }
         if action == "sys.unseal" && !ok {
@@ -104,7 +110,7 @@ impl Tally {
         if ok && (action == "keys.manage" || action == "keys.auto_rotate") {
             f.key_change_seqs.push(r.seq);
         }
-        if has_word(detail, "secret.integrity_error") || action == "keys.integrity_failure" {
+        if is_integrity_failure(r) {
             f.integrity_seqs.push(r.seq);
         }
         if ok && action == "user.password_change" {
@@ -145,8 +151,20 @@ impl Vault {
             ));
         }
         let u = self.unsealed()?;
-        // The chain, verified as part of the report (audited as such).
-        let chain = self.audit_verify(ctx, None).await?;
+        // The chain over the period is verified page by page as the records
+        // are read (memory stays one page, whatever the period): each page
+        // must continue the previous one, and every signed checkpoint in
+        // the period must match and verify.
+        let key = u.audit_key.verifying_key();
+        let checkpoints: Vec<Checkpoint> = self
+            .store()
+            .read(|r| r.audit_checkpoints())
+            .await?
+            .iter()
+            .filter_map(|c| serde_json::from_str(c).ok())
+            .collect();
+        let mut head: Option<ChainHead> = None;
+        let mut chain = ChainState::default();
         let mut t = Tally::default();
         let mut after = None;
         loop {
@@ -165,6 +183,30 @@ impl Vault {
             let Some(last) = page.last().map(|r| r.seq) else {
                 break;
             };
+            let start = match head.take() {
+                Some(h) => h,
+                None => self.chain_start(&page[0]).await?,
+            };
+            let cps: Vec<Checkpoint> = checkpoints
+                .iter()
+                .filter(|c| c.seq > start.seq && c.seq <= last)
+                .cloned()
+                .collect();
+            let rep = verify(&page, &cps, Some(&key), &start);
+            chain.records += rep.records;
+            chain.checkpoints += rep.checkpoints;
+            if !rep.is_ok() && chain.problem.is_none() {
+                chain.problem = Some(rep.summary());
+            }
+            head = Some(if rep.is_ok() {
+                rep.end
+            } else {
+                // Go on from what the records say, to count the rest.
+                ChainHead::new(
+                    last,
+                    ChainHash::from_hex(&page[page.len() - 1].hash).unwrap_or_default(),
+                )
+            });
             for r in &page {
                 t.add(r);
             }
@@ -177,7 +219,12 @@ impl Vault {
         f.from = from;
         f.to = to;
         f.now = now;
-        f.chain = (chain.ok, chain.records, chain.checkpoints, chain.problem);
+        f.chain = (
+            chain.problem.is_none(),
+            chain.records,
+            chain.checkpoints,
+            chain.problem,
+        );
         self.live_facts(&mut f, &t).await?;
         let lines = lines(&f);
         let report = Report {
@@ -232,6 +279,36 @@ impl Vault {
         );
         self.audit(ctx, e).await?;
         Ok(SignedReport { body, format })
+    }
+
+    /// Where the period's chain starts: the record before its first one
+    /// (or genesis). When that record was archived, the first record's own
+    /// link is the anchor (the archive is checked by `vault audit verify`).
+    async fn chain_start(&self, first: &AuditRecord) -> Result<ChainHead> {
+        if first.seq <= 1 {
+            return Ok(ChainHead::genesis());
+        }
+        let before = first.seq - 1;
+        let prev = self
+            .store()
+            .read(move |r| {
+                r.audit_records(&AuditFilter {
+                    after: Some(before - 1),
+                    limit: Some(1),
+                    ..AuditFilter::default()
+                })
+            })
+            .await?
+            .into_iter()
+            .find(|r| r.seq == before);
+        let hash = match &prev {
+            Some(p) => &p.hash,
+            None => &first.prev_hash,
+        };
+        Ok(ChainHead::new(
+            before,
+            ChainHash::from_hex(hash).unwrap_or_default(),
+        ))
     }
 
     /// The live state the report needs besides the period's records.
@@ -352,8 +429,12 @@ impl Vault {
                 reads: t
                     .emergency_reads
                     .get(&format!("user:{}", g.username))
-                    .copied()
-                    .unwrap_or(0),
+                    .map_or(0, |e| e.0),
+                read: t
+                    .emergency_reads
+                    .get(&format!("user:{}", g.username))
+                    .map(|e| e.1.iter().cloned().collect())
+                    .unwrap_or_default(),
             })
             .collect();
         f.emergency_max_secs = self.settings().emergency_max_secs;

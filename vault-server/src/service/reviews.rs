@@ -404,8 +404,13 @@ impl Vault {
         let now = self.clock().now();
         let (rid, by, att) = (review.id.clone(), p.actor(), attestation.clone());
         let detail = Some(format!(
-            "review={rid} kept={kept} revoked={} attested",
-            items.len() - kept
+            "review={rid} kept={kept} revoked={}{}",
+            items.len() - kept,
+            if attestation.is_some() {
+                " attested"
+            } else {
+                " (no attestation)"
+            }
         ));
         self.write_as(
             ctx,

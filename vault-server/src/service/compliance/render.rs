@@ -107,7 +107,7 @@ fn markdown(r: &Report) -> String {
             l.status.label()
         ));
         for e in &l.evidence {
-            out.push_str(&format!("- {}\n", e.replace('\n', " ")));
+            out.push_str(&format!("- {}\n", md_escape(e)));
         }
         if !l.audit_seqs.is_empty() {
             out.push_str(&format!(
@@ -118,6 +118,23 @@ fn markdown(r: &Report) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+        }
+    }
+    out
+}
+
+/// Evidence holds people's words (an emergency reason, a name): in
+/// Markdown they stay text, never a link, an image or HTML.
+fn md_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '<' | '>' | '|' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
         }
     }
     out
@@ -302,4 +319,18 @@ pub fn cert_not_after(pem: &[u8]) -> Option<Timestamp> {
     let cert = p.parse_x509().ok()?;
     let secs = cert.validity().not_after.timestamp();
     Some(Timestamp::from_millis(secs.saturating_mul(1000)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_stays_text_in_markdown() {
+        let e = md_escape("reason: ![x](http://evil.example/p.png) <b>hi</b>\n# h");
+        assert!(!e.contains("![x]("), "{e}");
+        assert!(!e.contains("<b>"), "{e}");
+        assert!(!e.contains('\n'));
+        assert_eq!(md_escape("plain text, 3 reads"), "plain text, 3 reads");
+    }
 }
