@@ -12,6 +12,10 @@
 //! full`, every read audited before it is answered) and drives it with a
 //! minimal keep-alive HTTP/1.1 client, so client overhead stays small.
 //!
+//! With `BENCH_REPORT=N` it runs only scenario 6 instead: the compliance
+//! report over N audit records (made by audited reads), against a full
+//! export of the same records, with the server's peak memory.
+//!
 //! `cargo bench -p vault-server --bench load` (env: `BENCH_SECS` per
 //! scenario, default 5; `BENCH_REWRAP` versions, default 100000;
 //! `BENCH_COMPARE=/path/to/vault-server` for an A/B of scenarios 1 and 3
@@ -324,6 +328,108 @@ fn compare(other: &str, secs: u64) {
     }
 }
 
+/// Peak resident memory of `pid` since the last reset, KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Bytes of a `GET` answer, read and dropped as they come (an export of a
+/// million records need not sit in the client's memory).
+fn download_len(addr: SocketAddr, token: &str, path: &str) -> usize {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0;
+    loop {
+        let got = s.read(&mut buf).unwrap();
+        if got == 0 {
+            return n;
+        }
+        n += got;
+    }
+}
+
+/// The newest audit seq.
+fn audit_head(addr: SocketAddr, token: &str) -> u64 {
+    let (_, body) = request(addr, token, "GET", "/v1/audit?order=newest&limit=1", "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["records"][0]["seq"].as_u64().unwrap_or(0)
+}
+
+/// Scenario 6 (issue 14): the compliance report over `n` audit records.
+/// The records are made by real audited reads; then, in the same run, the
+/// baseline (a full JSON-lines export of the same records, the cheapest
+/// pass over the trail) and the HTML report are timed, with the server's
+/// peak resident memory during each (`VmHWM`, reset before each).
+fn report(n: u64) {
+    let (mut child, addr, token, _dir) = start_server(env!("CARGO_BIN_EXE_vault-server"));
+    let value = "x".repeat(64);
+    seed(addr, &token, &value);
+    let one_path = "/v1/projects/bench/environments/prod/secrets/SECRET_00";
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fill = Instant::now();
+    while audit_head(addr, &token) < n {
+        client.block_on(load("fill", addr, &token, one_path, 5, None));
+    }
+    let records = audit_head(addr, &token);
+    println!(
+        "made {records} audit records in {:.0} s",
+        fill.elapsed().as_secs_f64()
+    );
+    let pid = child.id();
+    // The report first: the server's peak so far is the fill's, and the
+    // peak after it shows whether the report went above that (a reset of
+    // the peak through /proc is tried too; containers may not allow it).
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    let before_mib = peak_rss_kib(pid) as f64 / 1024.0;
+    let t = Instant::now();
+    let (status, html) = request(
+        addr,
+        &token,
+        "GET",
+        "/v1/compliance/report?format=html&from=2000-01-01",
+        "",
+    );
+    let report_secs = t.elapsed().as_secs_f64();
+    let report_mib = peak_rss_kib(pid) as f64 / 1024.0;
+    assert_eq!(
+        status,
+        200,
+        "report: {}",
+        html.chars().take(300).collect::<String>()
+    );
+    let t = Instant::now();
+    let export_len = download_len(addr, &token, "/v1/audit/export?format=jsonl");
+    let export_secs = t.elapsed().as_secs_f64();
+    let export_mib = peak_rss_kib(pid) as f64 / 1024.0;
+    println!("server peak RSS before the report: {before_mib:.0} MiB");
+    println!(
+        "| scenario | records | seconds | server peak RSS (MiB) |\n|---|---|---|---|\n\
+         | baseline: JSON-lines export ({} MiB) | {records} | {export_secs:.2} | {export_mib:.0} |\n\
+         | compliance report (HTML, {} KiB) | {records} | {report_secs:.2} | {report_mib:.0} |",
+        export_len / (1 << 20),
+        html.len() / 1024
+    );
+    println!(
+        "report / export: {:.2}x the time; targets: < 10 s, < 300 MiB",
+        report_secs / export_secs.max(1e-9)
+    );
+    let _ = child.kill();
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
     let secs: u64 = std::env::var("BENCH_SECS")
@@ -332,6 +438,10 @@ fn main() {
         .unwrap_or(5);
     if let Ok(other) = std::env::var("BENCH_COMPARE") {
         compare(&other, secs);
+        return;
+    }
+    if let Ok(n) = std::env::var("BENCH_REPORT") {
+        report(n.parse().unwrap_or(1_000_000));
         return;
     }
     let rewrap_n: usize = std::env::var("BENCH_REWRAP")

@@ -166,20 +166,34 @@ impl Vault {
         let mut head: Option<ChainHead> = None;
         let mut chain = ChainState::default();
         let mut t = Tally::default();
-        let mut after = None;
-        loop {
+        // Where the period starts (one query), then pages by seq alone: a
+        // time filter on every page would make SQLite rescan the period.
+        let first = self
+            .store()
+            .read(move |r| {
+                r.audit_records(&AuditFilter {
+                    from: Some(from),
+                    to: Some(to),
+                    limit: Some(1),
+                    ..AuditFilter::default()
+                })
+            })
+            .await?;
+        let mut after = first.first().map(|r| r.seq.saturating_sub(1));
+        while let Some(a) = after {
             let page = self
                 .store()
                 .read(move |r| {
                     r.audit_records(&AuditFilter {
-                        from: Some(from),
-                        to: Some(to),
-                        after,
+                        after: Some(a),
                         limit: Some(PAGE),
                         ..AuditFilter::default()
                     })
                 })
                 .await?;
+            let full = page.len() as u64 == PAGE;
+            let page: Vec<AuditRecord> = page.into_iter().take_while(|r| r.time < to).collect();
+            let ended = !full || (page.len() as u64) < PAGE;
             let Some(last) = page.last().map(|r| r.seq) else {
                 break;
             };
@@ -207,13 +221,10 @@ impl Vault {
                     ChainHash::from_hex(&page[page.len() - 1].hash).unwrap_or_default(),
                 )
             });
-            for r in &page {
+            for r in page.iter().filter(|r| r.time >= from) {
                 t.add(r);
             }
-            after = Some(last);
-            if (page.len() as u64) < PAGE {
-                break;
-            }
+            after = (!ended).then_some(last);
         }
         let mut f = std::mem::take(&mut t.facts);
         f.from = from;
