@@ -69,7 +69,8 @@ pub enum Format {
     Csv,
 }
 
-fn time(ctx: &Ctx, s: Option<&str>, what: &str) -> Result<Option<Timestamp>, ApiError> {
+/// An optional time bound of a query: RFC 3339 or `YYYY-MM-DD`.
+pub(super) fn time(ctx: &Ctx, s: Option<&str>, what: &str) -> Result<Option<Timestamp>, ApiError> {
     s.map(|s| {
         Timestamp::parse_rfc3339(s).ok_or_else(|| {
             Error::bad(

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vault_core::clock::Timestamp;
 
 use super::ApiResult;
+use super::audit::time;
 use super::error::ApiError;
 use super::extract::{ApiQuery, Caller};
 use crate::service::compliance::Format;
@@ -56,19 +56,8 @@ pub async fn report(
     Caller(ctx): Caller,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let time = |s: Option<&str>, what: &str| {
-        s.map(|s| {
-            Timestamp::parse_rfc3339(s).ok_or_else(|| {
-                Error::bad(
-                    "request.invalid_time",
-                    format!("`{what}` must be RFC 3339 or YYYY-MM-DD"),
-                )
-            })
-        })
-        .transpose()
-    };
-    let from = time(q.from.as_deref(), "from").api(&ctx)?;
-    let to = time(q.to.as_deref(), "to").api(&ctx)?;
+    let from = time(&ctx, q.from.as_deref(), "from")?;
+    let to = time(&ctx, q.to.as_deref(), "to")?;
     let format = match q.format.as_deref() {
         None => Format::Html,
         Some(f) => Format::parse(f)
